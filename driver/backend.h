@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The two ways of driving a WireGuard link: the kernel module (rtnetlink + generic netlink) and
+ * wireguard-go (a TUN device configured over its UAPI socket). The endpoint lifecycle talks only
+ * to this table.
+ *
+ * Links are created in the host network namespace under a name the driver chooses (<= 15 chars);
+ * Docker later moves them into a sandbox and renames them (wg0). Functions that change a link
+ * that may already be inside a sandbox get the sandbox path (SandboxKey, a netns file) and the
+ * link's public key, which identifies it wherever it is; the kernel backend needs them, the
+ * userspace backend finds the link through the UAPI socket named after the original name.
+ * All functions return 0 or -errno.
+ */
+#ifndef BACKEND_H
+#define BACKEND_H
+
+#include "wgdev.h"
+
+struct wg_link_ref {
+	const char *ifname;  /* name the link was created with, in the host netns */
+	const char *sandbox; /* netns path the link may have moved to, or NULL */
+	const uint8_t *public_key; /* WG_KEY_LEN bytes: identifies the link inside the sandbox */
+};
+
+struct backend_ops {
+	const char *name; /* "kernel" or "userspace" */
+	/* Creates link DEV->name in the host netns with DEV's key, port, MTU and peers. Borrows DEV.
+	 * On failure nothing is left behind. -EEXIST if a link of that name exists. */
+	int (*link_create)(const struct wg_device *dev);
+	/* Deletes the link (host netns) and anything backing it; 0 if it is already gone. */
+	int (*link_delete)(const char *ifname);
+	/* Adds PEER to the link, or updates it (replacing its allowed IPs). Borrows PEER. */
+	int (*peer_set)(const struct wg_link_ref *link, const struct wg_peer *peer);
+	/* Removes the peer with PUBLIC_KEY from the link; 0 if it was not there. */
+	int (*peer_remove)(const struct wg_link_ref *link, const uint8_t public_key[WG_KEY_LEN]);
+	/* Reads the link's device state into OUT (free with wgdev_clear). The private key is not
+	 * returned (has_private_key false). */
+	int (*device_get)(const struct wg_link_ref *link, struct wg_device *out);
+	/* true when the link still exists (in the host netns or in the sandbox). */
+	bool (*link_exists)(const struct wg_link_ref *link);
+};
+
+extern const struct backend_ops backend_kernel;
+extern const struct backend_ops backend_userspace;
+
+/* Sets the wireguard-go program the userspace backend runs ("wireguard-go" from PATH by
+ * default). Borrows PATH for the life of the process. */
+void backend_userspace_set_program(const char *path);
+/* Stops every wireguard-go the userspace backend started and deletes their links. */
+void backend_userspace_finalise(void);
+
+#endif

@@ -1,0 +1,518 @@
+// SPDX-License-Identifier: MIT
+#include "keystore.h"
+#include "atomic_file.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define KEY_B64_LEN \
+	(sodium_base64_ENCODED_LEN(KEYSTORE_KEY_LEN, sodium_base64_VARIANT_ORIGINAL) - 1)
+/* Generous for "<base64>\n" with stray whitespace, small enough to refuse any other file. */
+#define KEY_FILE_MAX 256
+#define IDENTITY_SUFFIX ".key"
+#define LINK_SUFFIX ".psk"
+
+static char *key_dir;
+static __thread char last_error[PATH_MAX + 128];
+
+__attribute__((format(printf, 1, 2)))
+static void set_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+}
+
+const char *keystore_error(void)
+{
+	return last_error;
+}
+
+bool keystore_ref_valid(const char *ref)
+{
+	size_t i;
+
+	if (!ref || !((ref[0] >= 'a' && ref[0] <= 'z') || (ref[0] >= '0' && ref[0] <= '9')))
+		return false;
+	for (i = 1; ref[i]; i++) {
+		char c = ref[i];
+
+		if (i >= KEYSTORE_REF_MAX)
+			return false;
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* The reference is user input: quote it shortened and without control characters. */
+static int check_ref(const char *ref)
+{
+	char shown[KEYSTORE_REF_MAX + 1];
+	size_t i;
+
+	if (keystore_ref_valid(ref))
+		return 0;
+	for (i = 0; ref && ref[i] && i < KEYSTORE_REF_MAX; i++)
+		shown[i] = ref[i] >= 0x20 && ref[i] < 0x7f ? ref[i] : '?';
+	shown[i] = '\0';
+	set_error("key reference \"%s%s\": expected 1 to %d characters of a-z 0-9 . _ - "
+		  "starting with a letter or digit",
+		  shown, ref && ref[i] ? "..." : "", KEYSTORE_REF_MAX);
+	return -EINVAL;
+}
+
+static int check_ready(void)
+{
+	if (key_dir)
+		return 0;
+	set_error("keystore: not initialised");
+	return -EINVAL;
+}
+
+/* -EPERM unless ST (of the key directory or file PATH) belongs to us and only to us. */
+static int check_private(const char *what, const char *path, const struct stat *st,
+			 mode_t expected)
+{
+	if (st->st_uid != geteuid()) {
+		set_error("%s %s: owned by uid %u, expected %u", what, path, (unsigned)st->st_uid,
+			  (unsigned)geteuid());
+		return -EPERM;
+	}
+	if (st->st_mode & (S_IRWXG | S_IRWXO)) {
+		set_error("%s %s: mode %04o, expected %04o", what, path,
+			  (unsigned)(st->st_mode & 07777), (unsigned)expected);
+		return -EPERM;
+	}
+	return 0;
+}
+
+static int ensure_private_dir(const char *path)
+{
+	struct stat st;
+	int ret;
+
+	if (mkdir(path, 0700) == 0) {
+		/* The umask may have narrowed it; a key directory we cannot write is useless. */
+		if (chmod(path, 0700) < 0)
+			goto err_errno;
+	} else if (errno != EEXIST) {
+		goto err_errno;
+	}
+	if (stat(path, &st) < 0)
+		goto err_errno;
+	if (!S_ISDIR(st.st_mode)) {
+		set_error("key directory %s: not a directory", path);
+		return -ENOTDIR;
+	}
+	return check_private("key directory", path, &st, 0700);
+
+err_errno:
+	ret = -errno;
+	set_error("key directory %s: %s", path, strerror(-ret));
+	return ret;
+}
+
+__attribute__((format(printf, 2, 3)))
+static int format_path(char out[PATH_MAX], const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out, PATH_MAX, fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= PATH_MAX) {
+		set_error("key directory %s: path too long", key_dir);
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+int keystore_init(const char *dir)
+{
+	char sub[PATH_MAX];
+	char *copy;
+	int ret;
+
+	last_error[0] = '\0';
+	keystore_finalise();
+	if (sodium_init() < 0) {
+		set_error("keystore: libsodium failed to initialise");
+		return -EIO;
+	}
+	ret = ensure_private_dir(dir);
+	if (ret)
+		return ret;
+	copy = strdup(dir);
+	if (!copy) {
+		set_error("keystore: out of memory");
+		return -ENOMEM;
+	}
+	key_dir = copy;
+	ret = format_path(sub, "%s/identity", dir);
+	if (!ret)
+		ret = ensure_private_dir(sub);
+	if (!ret)
+		ret = format_path(sub, "%s/link", dir);
+	if (!ret)
+		ret = ensure_private_dir(sub);
+	if (ret)
+		keystore_finalise();
+	return ret;
+}
+
+void keystore_finalise(void)
+{
+	free(key_dir);
+	key_dir = NULL;
+}
+
+void keystore_public_key(uint8_t pub[KEYSTORE_KEY_LEN], const uint8_t priv[KEYSTORE_KEY_LEN])
+{
+	/* libsodium clamps the scalar as wg does; the zero point it refuses is not a multiple of
+	 * the base point, so this cannot fail. */
+	if (crypto_scalarmult_base(pub, priv) != 0)
+		sodium_memzero(pub, KEYSTORE_KEY_LEN);
+}
+
+/* Parses "<base64 of 32 bytes>" followed only by whitespace, as `wg genkey` writes it. */
+static int parse_key(const char *text, size_t len, uint8_t key[KEYSTORE_KEY_LEN])
+{
+	const char *end = NULL;
+	size_t key_len = 0;
+
+	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' ' ||
+		       text[len - 1] == '\t'))
+		len--;
+	if (len != KEY_B64_LEN)
+		return -EBADMSG;
+	if (sodium_base642bin(key, KEYSTORE_KEY_LEN, text, len, NULL, &key_len, &end,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    key_len != KEYSTORE_KEY_LEN || end != text + len) {
+		sodium_memzero(key, KEYSTORE_KEY_LEN);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int key_file_load(const char *path, uint8_t key[KEYSTORE_KEY_LEN])
+{
+	struct stat st;
+	char *text = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (lstat(path, &st) < 0) {
+		ret = -errno;
+		set_error("key file %s: %s", path, strerror(errno));
+		return ret;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		set_error("key file %s: not a regular file", path);
+		return -EBADMSG;
+	}
+	ret = check_private("key file", path, &st, 0600);
+	if (ret)
+		return ret;
+	ret = atomic_file_read(path, KEY_FILE_MAX, &text, &len);
+	if (ret == -EFBIG) {
+		set_error("key file %s: not a base64 32-byte key (larger than %d bytes)", path,
+			  KEY_FILE_MAX);
+		return -EBADMSG;
+	}
+	if (ret) {
+		set_error("key file %s: %s", path, strerror(-ret));
+		return ret;
+	}
+	ret = parse_key(text, len, key);
+	if (ret)
+		set_error("key file %s: not a base64 32-byte key", path);
+	sodium_memzero(text, len + 1);
+	free(text);
+	return ret;
+}
+
+static int key_file_store(const char *path, const uint8_t key[KEYSTORE_KEY_LEN])
+{
+	char text[KEY_B64_LEN + 2];
+	int ret;
+
+	sodium_bin2base64(text, sizeof(text) - 1, key, KEYSTORE_KEY_LEN,
+			  sodium_base64_VARIANT_ORIGINAL);
+	text[KEY_B64_LEN] = '\n';
+	text[KEY_B64_LEN + 1] = '\0';
+	ret = atomic_file_write(path, text, KEY_B64_LEN + 1, 0600);
+	sodium_memzero(text, sizeof(text));
+	if (ret)
+		set_error("key file %s: cannot write: %s", path, strerror(-ret));
+	return ret;
+}
+
+static void generate_private_key(uint8_t key[KEYSTORE_KEY_LEN])
+{
+	randombytes_buf(key, KEYSTORE_KEY_LEN);
+	key[0] &= 248;
+	key[31] = (key[31] & 127) | 64;
+}
+
+static void generate_psk(uint8_t key[KEYSTORE_KEY_LEN])
+{
+	randombytes_buf(key, KEYSTORE_KEY_LEN);
+}
+
+static int key_file_get(const char *path, bool create, void (*generate)(uint8_t *),
+			uint8_t key[KEYSTORE_KEY_LEN], bool *created)
+{
+	int ret;
+
+	if (created)
+		*created = false;
+	ret = key_file_load(path, key);
+	if (ret != -ENOENT || !create)
+		goto out;
+	last_error[0] = '\0';
+	generate(key);
+	ret = key_file_store(path, key);
+	if (!ret && created)
+		*created = true;
+out:
+	if (ret)
+		sodium_memzero(key, KEYSTORE_KEY_LEN);
+	return ret;
+}
+
+static int key_file_delete(const char *path)
+{
+	if (unlink(path) < 0 && errno != ENOENT) {
+		int ret = -errno;
+
+		set_error("key file %s: cannot delete: %s", path, strerror(errno));
+		return ret;
+	}
+	return 0;
+}
+
+static int identity_path(char out[PATH_MAX], const char *ref)
+{
+	int ret;
+
+	last_error[0] = '\0';
+	ret = check_ready();
+	if (!ret)
+		ret = check_ref(ref);
+	if (!ret)
+		ret = format_path(out, "%s/identity/%s" IDENTITY_SUFFIX, key_dir, ref);
+	return ret;
+}
+
+/* The smaller reference comes first so that both ends of a link name the same file. */
+static int link_path(char out[PATH_MAX], const char *a, const char *b)
+{
+	int ret;
+
+	last_error[0] = '\0';
+	ret = check_ready();
+	if (!ret)
+		ret = check_ref(a);
+	if (!ret)
+		ret = check_ref(b);
+	if (ret)
+		return ret;
+	if (!strcmp(a, b)) {
+		set_error("link %s+%s: an identity cannot link to itself", a, b);
+		return -EINVAL;
+	}
+	if (strcmp(a, b) > 0) {
+		const char *t = a;
+
+		a = b;
+		b = t;
+	}
+	return format_path(out, "%s/link/%s+%s" LINK_SUFFIX, key_dir, a, b);
+}
+
+int keystore_identity_get(const char *ref, bool create, uint8_t key[KEYSTORE_KEY_LEN],
+			  bool *created)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	if (created)
+		*created = false;
+	ret = identity_path(path, ref);
+	if (ret)
+		return ret;
+	return key_file_get(path, create, generate_private_key, key, created);
+}
+
+int keystore_identity_put(const char *ref, const uint8_t key[KEYSTORE_KEY_LEN])
+{
+	char path[PATH_MAX];
+	int ret;
+
+	ret = identity_path(path, ref);
+	if (ret)
+		return ret;
+	return key_file_store(path, key);
+}
+
+int keystore_identity_delete(const char *ref)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	ret = identity_path(path, ref);
+	if (ret)
+		return ret;
+	return key_file_delete(path);
+}
+
+int keystore_psk_get(const char *a, const char *b, bool create, uint8_t psk[KEYSTORE_KEY_LEN],
+		     bool *created)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	if (created)
+		*created = false;
+	ret = link_path(path, a, b);
+	if (ret)
+		return ret;
+	return key_file_get(path, create, generate_psk, psk, created);
+}
+
+int keystore_psk_delete(const char *a, const char *b)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	ret = link_path(path, a, b);
+	if (ret)
+		return ret;
+	return key_file_delete(path);
+}
+
+/* true when NAME is "<x>+<y>.psk" and REF is x or y. */
+static bool link_involves(const char *name, const char *ref)
+{
+	size_t len = strlen(name), ref_len = strlen(ref), suffix = strlen(LINK_SUFFIX);
+	const char *plus = strchr(name, '+');
+
+	if (!plus || len <= suffix || strcmp(name + len - suffix, LINK_SUFFIX))
+		return false;
+	if ((size_t)(plus - name) == ref_len && !strncmp(name, ref, ref_len))
+		return true;
+	return len - suffix - (size_t)(plus + 1 - name) == ref_len &&
+	       !strncmp(plus + 1, ref, ref_len);
+}
+
+int keystore_psk_delete_all(const char *ref)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct dirent *ent;
+	DIR *d;
+	int ret;
+
+	last_error[0] = '\0';
+	ret = check_ready();
+	if (!ret)
+		ret = check_ref(ref);
+	if (!ret)
+		ret = format_path(dir, "%s/link", key_dir);
+	if (ret)
+		return ret;
+	d = opendir(dir);
+	if (!d) {
+		ret = -errno;
+		set_error("key directory %s: %s", dir, strerror(errno));
+		return ret;
+	}
+	while ((ent = readdir(d))) {
+		if (!link_involves(ent->d_name, ref))
+			continue;
+		ret = format_path(path, "%s/%s", dir, ent->d_name);
+		if (!ret)
+			ret = key_file_delete(path);
+		if (ret)
+			break;
+	}
+	closedir(d);
+	return ret;
+}
+
+static int identity_name_filter(const struct dirent *ent)
+{
+	size_t len = strlen(ent->d_name), suffix = strlen(IDENTITY_SUFFIX);
+	char ref[KEYSTORE_REF_MAX + 1];
+
+	if (len <= suffix || len - suffix > KEYSTORE_REF_MAX ||
+	    strcmp(ent->d_name + len - suffix, IDENTITY_SUFFIX))
+		return 0;
+	memcpy(ref, ent->d_name, len - suffix);
+	ref[len - suffix] = '\0';
+	return keystore_ref_valid(ref);
+}
+
+/* Byte order, not the locale's collation, so the order is the same everywhere. */
+static int identity_name_cmp(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+int keystore_identity_foreach(int (*fn)(const char *ref, const uint8_t pub[KEYSTORE_KEY_LEN],
+					void *ctx),
+			      void *ctx)
+{
+	char dir[PATH_MAX], path[PATH_MAX], ref[KEYSTORE_REF_MAX + 1];
+	uint8_t priv[KEYSTORE_KEY_LEN], pub[KEYSTORE_KEY_LEN];
+	struct dirent **names = NULL;
+	int n, i, ret;
+
+	last_error[0] = '\0';
+	ret = check_ready();
+	if (!ret)
+		ret = format_path(dir, "%s/identity", key_dir);
+	if (ret)
+		return ret;
+	n = scandir(dir, &names, identity_name_filter, identity_name_cmp);
+	if (n < 0) {
+		ret = -errno;
+		set_error("key directory %s: %s", dir, strerror(errno));
+		return ret;
+	}
+	for (i = 0; i < n && !ret; i++) {
+		size_t ref_len = strlen(names[i]->d_name) - strlen(IDENTITY_SUFFIX);
+
+		memcpy(ref, names[i]->d_name, ref_len);
+		ref[ref_len] = '\0';
+		ret = format_path(path, "%s/%s", dir, names[i]->d_name);
+		if (!ret)
+			ret = key_file_load(path, priv);
+		if (ret == -ENOENT) {
+			/* deleted since the listing */
+			last_error[0] = '\0';
+			ret = 0;
+		} else if (!ret) {
+			keystore_public_key(pub, priv);
+			sodium_memzero(priv, sizeof(priv));
+			ret = fn(ref, pub, ctx);
+		}
+	}
+	sodium_memzero(priv, sizeof(priv));
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return ret;
+}

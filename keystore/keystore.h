@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Named keys on disk. Nothing else in the project opens key files.
+ *
+ * Layout under the key directory (mode 0700):
+ *   identity/<ref>.key     an endpoint's X25519 private key
+ *   link/<a>+<b>.psk       the preshared key of the link between identities a and b (a < b)
+ * Each file holds the key in base64 and a newline (as `wg genkey` prints it), mode 0600, and is
+ * written atomically (temp file, fsync, rename, fsync of the directory).
+ *
+ * References are names matching [a-z0-9][a-z0-9._-]{0,63}: lower case because the docker CLI
+ * lower-cases `--network ...,driver-opt=` values, and never a path.
+ *
+ * Functions return 0 or -errno. When a call fails for a reason worth telling the user (a corrupt
+ * file, wrong permissions, a bad reference), keystore_error() describes it, naming the file.
+ * Secrets are wiped from every buffer the keystore used.
+ */
+#ifndef KEYSTORE_H
+#define KEYSTORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define KEYSTORE_KEY_LEN 32
+#define KEYSTORE_REF_MAX 64
+
+/* Opens the key directory DIR, creating it (and its subdirectories) with mode 0700. Fails with
+ * -EPERM if DIR exists with group/other permissions or another owner. Borrows DIR (copied). */
+int keystore_init(const char *dir);
+void keystore_finalise(void);
+
+/* true when REF is a valid reference. */
+bool keystore_ref_valid(const char *ref);
+
+/* Loads identity REF into KEY. When absent: with CREATE, generates and stores a new key and sets
+ * *CREATED (may be NULL); without, -ENOENT. A corrupt file gives -EBADMSG, wrong mode -EPERM. */
+int keystore_identity_get(const char *ref, bool create, uint8_t key[KEYSTORE_KEY_LEN],
+			  bool *created);
+/* Stores KEY as identity REF, replacing any existing one. Borrows KEY. */
+int keystore_identity_put(const char *ref, const uint8_t key[KEYSTORE_KEY_LEN]);
+/* Deletes identity REF; 0 when absent. */
+int keystore_identity_delete(const char *ref);
+
+/* The preshared key of the link between identities A and B (order does not matter); CREATE and
+ * CREATED as for keystore_identity_get. -EINVAL when A equals B. */
+int keystore_psk_get(const char *a, const char *b, bool create, uint8_t psk[KEYSTORE_KEY_LEN],
+		     bool *created);
+/* Deletes the PSK of the link A–B; 0 when absent. */
+int keystore_psk_delete(const char *a, const char *b);
+/* Deletes every PSK of links that involve identity REF; 0 when none. */
+int keystore_psk_delete_all(const char *ref);
+
+/* Calls FN(ref, public_key, ctx) for every stored identity, in name order; stops at and returns
+ * FN's first non-zero value. */
+int keystore_identity_foreach(int (*fn)(const char *ref, const uint8_t pub[KEYSTORE_KEY_LEN],
+					void *ctx),
+			      void *ctx);
+
+/* Derives the X25519 public key of PRIVATE_KEY. */
+void keystore_public_key(uint8_t pub[KEYSTORE_KEY_LEN], const uint8_t priv[KEYSTORE_KEY_LEN]);
+
+/* Describes the last failure of this thread's keystore call ("" if none). Borrowed. */
+const char *keystore_error(void);
+
+#endif

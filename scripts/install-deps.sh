@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs, with apt, what building and testing need on Debian 12. Idempotent and quick when
+# everything is already there. Recommends are skipped: wireguard-tools would pull a kernel.
+set -eu
+pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libmnl-dev libsodium-dev
+      wireguard-go wireguard-tools iproute2 bats busybox-static docker.io iperf3 tcpdump
+      clang-format qemu-system-x86 cpio kmod curl jq)
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: run as root (or install: ${missing[*]})" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
