@@ -27,7 +27,7 @@ SAN_FLAGS :=
 endif
 
 CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wformat=2 -Wstrict-prototypes \
+CFLAGS += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wmissing-prototypes -Wformat=2 -Wstrict-prototypes \
 	  -Wno-unused-parameter -pthread -MMD -MP $(SAN_FLAGS) \
 	  -I. -Idriver -Ikeystore -Ikmod $(shell $(PKG_CONFIG) --cflags $(LIBS_PKG) 2>/dev/null)
 ifeq ($(SANITIZE),0)

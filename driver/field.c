@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+#include "field.h"
+
+#include "errmsg.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define ENGINE_ID_LEN 64
+
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	case JSON_NULL: return "null";
+	}
+	return "something else";
+}
+
+int field_string(const json_t *obj, const char *key, const char *name, const char **out, char *err)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return errmsg_set(err, -EINVAL, "%s: missing, expected a string", name);
+	if (!json_is_string(v))
+		return errmsg_set(err, -EINVAL, "%s: expected a string, got %s", name, type_name(v));
+	*out = json_string_value(v);
+	return 0;
+}
+
+int field_string_opt(const json_t *obj, const char *key, const char *name, const char **out,
+		     char *err)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return errmsg_set(err, -EINVAL, "%s: expected a string, got %s", name, type_name(v));
+	if (json_string_length(v))
+		*out = json_string_value(v);
+	return 0;
+}
+
+int field_object_opt(const json_t *obj, const char *key, const char *name, json_t **out,
+		     char *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_object(v))
+		return errmsg_set(err, -EINVAL, "%s: expected an object, got %s", name, type_name(v));
+	*out = v;
+	return 0;
+}
+
+int field_id(const json_t *obj, const char *key, const char **out, char *err)
+{
+	const char *s;
+	int ret = field_string(obj, key, key, &s, err);
+
+	if (ret)
+		return ret;
+	if (strlen(s) != ENGINE_ID_LEN || strspn(s, "0123456789abcdef") != ENGINE_ID_LEN)
+		return errmsg_set(err, -EINVAL,
+				  "%s: expected %d lower-case hex characters, got \"%.80s\"", key,
+				  ENGINE_ID_LEN, s);
+	*out = s;
+	return 0;
+}

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: MIT
+/*
+ * wireguard-driver: the libnetwork remote network driver that gives every container endpoint a
+ * WireGuard interface. Startup order: flags, state directory, keys, backend choice, persisted
+ * networks, then the socket (the engine disables a managed plugin that is not listening within
+ * about 9 s, so nothing slow comes before it).
+ */
+#include "backend.h"
+#include "endpoint.h"
+#include "errmsg.h"
+#include "http.h"
+#include "keystore.h"
+#include "kmod.h"
+#include "log.h"
+#include "network.h"
+#include "state.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct config {
+	const char *socket;
+	const char *state_dir;
+	const char *backend;
+	const char *log_level;
+	const char *wireguard_go;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: wireguard-driver --socket PATH --state-dir DIR [--backend auto|kernel|"
+		   "userspace]\n"
+		   "                        [--log-level error|warn|info|debug] "
+		   "[--wireguard-go PATH]\n"
+		   "Environment: WG_BACKEND and LOG_LEVEL (the flags take precedence).\n");
+}
+
+static int parse_args(int argc, char *argv[], struct config *cfg)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "state-dir", required_argument, NULL, 'd' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "wireguard-go", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': cfg->socket = optarg; break;
+		case 'd': cfg->state_dir = optarg; break;
+		case 'b': cfg->backend = optarg; break;
+		case 'l': cfg->log_level = optarg; break;
+		case 'w': cfg->wireguard_go = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		default: return -EINVAL;
+		}
+	}
+	if (optind != argc || !cfg->socket || !cfg->state_dir)
+		return -EINVAL;
+	return 0;
+}
+
+/* Endpoints whose link vanished while the daemon was down (a reboot, or wireguard-go gone with
+ * the previous daemon) are no longer joined; the engine joins them again on restart. */
+static void reconcile_links(const struct backend_ops *backend)
+{
+	char err[ERRMSG_LEN];
+
+	for (struct network *n = network_first(); n; n = n->next) {
+		for (struct endpoint *ep = n->endpoints; ep; ep = ep->next) {
+			struct wg_link_ref ref = { ep->ifname, ep->sandbox, ep->public_key };
+
+			if (!ep->joined || backend->link_exists(&ref))
+				continue;
+			log_warn("endpoint %.12s: link %s is gone; marked as not joined", ep->id,
+				 ep->ifname);
+			ep->joined = false;
+			free(ep->sandbox);
+			ep->sandbox = NULL;
+			if (state_save(n, err))
+				log_error("%s", err);
+		}
+	}
+}
+
+static int wait_for_signal(void)
+{
+	sigset_t set;
+	int sig = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigwait(&set, &sig);
+	return sig;
+}
+
+int main(int argc, char *argv[])
+{
+	struct config cfg = { .backend = getenv("WG_BACKEND"), .log_level = getenv("LOG_LEVEL"),
+			      .wireguard_go = "wireguard-go" };
+	const struct backend_ops *backend = NULL;
+	static char reason[512];
+	char keys[PATH_MAX], err[ERRMSG_LEN];
+	enum kmod_mode mode = KMOD_MODE_AUTO;
+	enum log_level level = LOG_LEVEL_INFO;
+	sigset_t set;
+	int ret, loaded;
+
+	if (parse_args(argc, argv, &cfg)) {
+		usage(stderr);
+		return 2;
+	}
+	if (cfg.log_level && *cfg.log_level && log_parse_level(cfg.log_level, &level)) {
+		fprintf(stderr, "log level \"%s\": expected error, warn, info or debug\n",
+			cfg.log_level);
+		return 2;
+	}
+	log_set_level(level);
+	if (cfg.backend && *cfg.backend && kmod_parse_mode(cfg.backend, &mode)) {
+		log_error("backend \"%s\": expected auto, kernel or userspace", cfg.backend);
+		return 2;
+	}
+	/* Signals go to sigwait() in main only, never to the server's or children's threads. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (sodium_init() < 0) {
+		log_error("libsodium failed to initialise");
+		return 1;
+	}
+	ret = state_init(cfg.state_dir, err);
+	if (ret) {
+		log_error("%s", err);
+		return 1;
+	}
+	snprintf(keys, sizeof(keys), "%s/keys", cfg.state_dir);
+	ret = keystore_init(keys);
+	if (ret) {
+		log_error("%s", keystore_error());
+		return 1;
+	}
+	backend_userspace_set_program(cfg.wireguard_go);
+	ret = kmod_choose_backend(mode, cfg.wireguard_go, &backend, reason, sizeof(reason));
+	if (ret) {
+		log_error("no usable WireGuard backend: %s", reason);
+		goto out_keystore;
+	}
+	log_info("backend %s", reason);
+	endpoint_set_backend(backend, reason);
+	loaded = state_load();
+	if (loaded < 0)
+		log_error("state directory %s: %s", cfg.state_dir, strerror(-loaded));
+	else
+		log_info("%d network(s) loaded from %s", loaded, cfg.state_dir);
+	reconcile_links(backend);
+	ret = http_start(cfg.socket, err);
+	if (ret) {
+		log_error("%s", err);
+		goto out_networks;
+	}
+	log_info("listening on %s", cfg.socket);
+	log_info("signal %d: stopping", wait_for_signal());
+	http_stop();
+out_networks:
+	if (backend == &backend_userspace)
+		backend_userspace_finalise();
+	network_finalise();
+out_keystore:
+	keystore_finalise();
+	return ret ? 1 : 0;
+}

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: MIT
+#include "network.h"
+
+#include "endpoint.h"
+#include "errmsg.h"
+#include "state.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OPT_MTU "com.docker.network.driver.mtu"
+#define OPT_PSK "wg.psk"
+#define KNOWN_OPTIONS OPT_PSK " (on|off), " OPT_MTU " (" "1280-65455)"
+
+static struct network *networks;
+
+static int parse_mtu(const json_t *v, uint32_t *out, char *err)
+{
+	const char *s;
+	char *end;
+	long mtu;
+
+	/* The engine passes -o values as strings; accept a JSON integer from raw API callers too. */
+	if (json_is_integer(v)) {
+		mtu = (long)json_integer_value(v);
+	} else if (json_is_string(v)) {
+		s = json_string_value(v);
+		errno = 0;
+		mtu = strtol(s, &end, 10);
+		if (errno || end == s || *end)
+			goto bad;
+	} else {
+		goto bad;
+	}
+	if (mtu < NETWORK_MTU_MIN || mtu > NETWORK_MTU_MAX)
+		goto bad;
+	*out = (uint32_t)mtu;
+	return 0;
+bad:
+	return errmsg_set(err, -EINVAL, "option \"%s\": expected an integer from %d to %d", OPT_MTU,
+			  NETWORK_MTU_MIN, NETWORK_MTU_MAX);
+}
+
+static int parse_onoff(const char *key, const json_t *v, bool *out, char *err)
+{
+	const char *s = json_string_value(v);
+
+	if (s && (!strcmp(s, "on") || !strcmp(s, "true"))) {
+		*out = true;
+		return 0;
+	}
+	if (s && (!strcmp(s, "off") || !strcmp(s, "false"))) {
+		*out = false;
+		return 0;
+	}
+	return errmsg_set(err, -EINVAL, "option \"%s\": expected on or off", key);
+}
+
+int network_options_parse(const json_t *generic, struct network_options *out, char *err)
+{
+	const char *key;
+	json_t *v;
+	int ret;
+
+	out->mtu = NETWORK_MTU_DEFAULT;
+	out->psk = true;
+	if (!generic)
+		return 0;
+	if (!json_is_object(generic))
+		return errmsg_set(err, -EINVAL,
+				  "Options.com.docker.network.generic: expected an object");
+	json_object_foreach((json_t *)generic, key, v) {
+		if (!strcmp(key, OPT_MTU))
+			ret = parse_mtu(v, &out->mtu, err);
+		else if (!strcmp(key, OPT_PSK))
+			ret = parse_onoff(key, v, &out->psk, err);
+		else
+			ret = errmsg_set(err, -EINVAL, "option \"%s\": unknown; known options: %s",
+					 key, KNOWN_OPTIONS);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+struct network *network_find(const char *id)
+{
+	for (struct network *n = networks; n; n = n->next)
+		if (!strcmp(n->id, id))
+			return n;
+	return NULL;
+}
+
+struct network *network_first(void)
+{
+	return networks;
+}
+
+void network_insert(struct network *net)
+{
+	struct network **tail = &networks;
+
+	while (*tail)
+		tail = &(*tail)->next;
+	net->next = NULL;
+	*tail = net;
+}
+
+static void unlink_network(struct network *net)
+{
+	for (struct network **p = &networks; *p; p = &(*p)->next) {
+		if (*p == net) {
+			*p = net->next;
+			return;
+		}
+	}
+}
+
+static void free_network(struct network *net)
+{
+	struct endpoint *ep, *next;
+
+	for (ep = net->endpoints; ep; ep = next) {
+		next = ep->next;
+		endpoint_free(ep);
+	}
+	free(net);
+}
+
+int network_create(const char *id, const struct network_options *opts, bool ipv6, char *err)
+{
+	struct network *net = network_find(id);
+	int ret;
+
+	if (net) {
+		if (net->opts.mtu == opts->mtu && net->opts.psk == opts->psk && net->ipv6 == ipv6)
+			return 0;
+		return errmsg_set(err, -EEXIST,
+				  "NetworkID \"%.12s\": exists already with other options", id);
+	}
+	net = calloc(1, sizeof(*net));
+	if (!net)
+		return errmsg_set(err, -ENOMEM, "out of memory");
+	memcpy(net->id, id, NETWORK_ID_LEN);
+	net->opts = *opts;
+	net->ipv6 = ipv6;
+	network_insert(net);
+	ret = state_save(net, err);
+	if (ret) {
+		unlink_network(net);
+		free_network(net);
+	}
+	return ret;
+}
+
+int network_delete(const char *id, char *err)
+{
+	struct network *net = network_find(id);
+	int ret;
+
+	if (!net)
+		return 0;
+	if (net->endpoints)
+		return errmsg_set(err, -EBUSY, "network %.12s: still has endpoints", id);
+	ret = state_remove(id, err);
+	if (ret)
+		return ret;
+	unlink_network(net);
+	free_network(net);
+	return 0;
+}
+
+void network_finalise(void)
+{
+	struct network *net, *next;
+
+	for (net = networks; net; net = next) {
+		next = net->next;
+		free_network(net);
+	}
+	networks = NULL;
+}

@@ -1,0 +1,515 @@
+// SPDX-License-Identifier: MIT
+/* The API handlers end to end (JSON in, JSON out, state on disk) over the fake backend. */
+#include "../../driver/api.c"
+
+#include "helper_fake_backend.h"
+#include "keystore.h"
+#include "peers.h"
+#include "state.h"
+#include "unit.h"
+
+#include <dirent.h>
+#include <ftw.h>
+#include <sodium.h>
+#include <unistd.h>
+
+#define NID "1111111111111111111111111111111111111111111111111111111111111111"
+#define NID2 "2222222222222222222222222222222222222222222222222222222222222222"
+#define EID_A "aaaaaaaaaaaa0000000000000000000000000000000000000000000000000000"
+#define EID_B "bbbbbbbbbbbb0000000000000000000000000000000000000000000000000000"
+#define EID_C "cccccccccccc0000000000000000000000000000000000000000000000000000"
+
+static char dir[64];
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void setup(void)
+{
+	char err[ERRMSG_LEN], keys[128];
+
+	strcpy(dir, "/tmp/unit-api-XXXXXX");
+	if (!mkdtemp(dir))
+		abort();
+	snprintf(keys, sizeof(keys), "%s/keys", dir);
+	if (state_init(dir, err) || keystore_init(keys))
+		abort();
+	endpoint_set_backend(&fake_backend, "fake: unit test");
+	fake_reset();
+}
+
+static void teardown(void)
+{
+	network_finalise();
+	keystore_finalise();
+	fake_reset();
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Calls METHOD with BODY and returns the parsed answer (decref it). */
+static json_t *call(const char *method, const char *body)
+{
+	char path[128], *text;
+	json_t *j;
+
+	snprintf(path, sizeof(path), "/%s", method);
+	text = api_handle(path, body, strlen(body));
+	j = text ? json_loads(text, 0, NULL) : NULL;
+	free(text);
+	return j;
+}
+
+static const char *err_of(json_t *j)
+{
+	return json_string_value(json_object_get(j, "Err"));
+}
+
+static bool call_ok(const char *method, const char *body)
+{
+	json_t *j = call(method, body);
+	bool ok = j && !json_object_get(j, "Err");
+
+	if (!ok)
+		fprintf(stderr, "  %s failed: %s\n", method, j ? err_of(j) : "(no answer)");
+	json_decref(j);
+	return ok;
+}
+
+/* Calls METHOD, which must fail with an Err containing NEEDLE. */
+static void check_err(const char *method, const char *body, const char *needle)
+{
+	json_t *j = call(method, body);
+
+	CHECK_STR_CONTAINS(err_of(j), needle);
+	json_decref(j);
+}
+
+static bool create_network(const char *nid, const char *generic)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body),
+		 "{\"NetworkID\":\"%s\",\"Options\":{\"com.docker.network.generic\":%s},"
+		 "\"IPv4Data\":[{\"Pool\":\"10.7.0.0/24\",\"Gateway\":\"10.7.0.1/24\"}],"
+		 "\"IPv6Data\":[]}",
+		 nid, generic);
+	return call_ok("NetworkDriver.CreateNetwork", body);
+}
+
+static bool create_endpoint(const char *nid, const char *eid, const char *addr, const char *addr6)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body),
+		 "{\"NetworkID\":\"%s\",\"EndpointID\":\"%s\",\"Interface\":{\"Address\":\"%s\","
+		 "\"AddressIPv6\":\"%s\",\"MacAddress\":\"\"},\"Options\":{}}",
+		 nid, eid, addr, addr6);
+	return call_ok("NetworkDriver.CreateEndpoint", body);
+}
+
+static json_t *join(const char *nid, const char *eid)
+{
+	char body[512];
+
+	snprintf(body, sizeof(body),
+		 "{\"NetworkID\":\"%s\",\"EndpointID\":\"%s\",\"SandboxKey\":"
+		 "\"/var/run/docker/netns/0123456789ab\",\"Options\":{}}",
+		 nid, eid);
+	return call("NetworkDriver.Join", body);
+}
+
+static bool ids_call(const char *method, const char *nid, const char *eid)
+{
+	char body[256];
+
+	snprintf(body, sizeof(body), "{\"NetworkID\":\"%s\",\"EndpointID\":\"%s\"}", nid, eid);
+	return call_ok(method, body);
+}
+
+static struct endpoint *ep_of(const char *nid, const char *eid)
+{
+	struct network *n = network_find(nid);
+
+	return n ? endpoint_find(n, eid) : NULL;
+}
+
+static bool file_exists(const char *fmt, const char *a)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), fmt, dir, a);
+	return access(path, F_OK) == 0;
+}
+
+/* A snapshot of every file name and size under the state directory. */
+static void snapshot(char *out, size_t len)
+{
+	char cmd[128];
+	FILE *p;
+	size_t n;
+
+	snprintf(cmd, sizeof(cmd), "cd %s && find . -printf '%%p %%s\\n' | sort", dir);
+	p = popen(cmd, "r");
+	n = p ? fread(out, 1, len - 1, p) : 0;
+	out[n] = '\0';
+	if (p)
+		pclose(p);
+}
+
+static int count_files(const char *sub)
+{
+	char path[256];
+	struct dirent *d;
+	DIR *dp;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, sub);
+	dp = opendir(path);
+	if (!dp)
+		return -1;
+	while ((d = readdir(dp)))
+		n += d->d_name[0] != '.';
+	closedir(dp);
+	return n;
+}
+
+UNIT_TEST(test_handshake_calls)
+{
+	json_t *j;
+
+	setup();
+	j = call("Plugin.Activate", "");
+	CHECK_STR_CONTAINS(json_string_value(json_array_get(json_object_get(j, "Implements"), 0)),
+			   "NetworkDriver");
+	json_decref(j);
+	j = call("NetworkDriver.GetCapabilities", "");
+	CHECK_STR_CONTAINS(json_string_value(json_object_get(j, "Scope")), "local");
+	CHECK_STR_CONTAINS(json_string_value(json_object_get(j, "ConnectivityScope")), "local");
+	json_decref(j);
+	check_err("NetworkDriver.Nonsense", "{}", "unknown method /NetworkDriver.Nonsense");
+	teardown();
+}
+
+UNIT_TEST(test_network_options)
+{
+	struct network *n;
+
+	setup();
+	check_err("NetworkDriver.CreateNetwork",
+		  "{\"NetworkID\":\"" NID "\",\"Options\":{\"com.docker.network.generic\":"
+		  "{\"wg.foo\":\"1\"}}}",
+		  "option \"wg.foo\": unknown; known options: wg.psk");
+	check_err("NetworkDriver.CreateNetwork",
+		  "{\"NetworkID\":\"" NID "\",\"Options\":{\"com.docker.network.generic\":"
+		  "{\"com.docker.network.driver.mtu\":\"70000\"}}}",
+		  "com.docker.network.driver.mtu\": expected an integer from 1280 to 65455");
+	check_err("NetworkDriver.CreateNetwork",
+		  "{\"NetworkID\":\"" NID "\",\"Options\":{\"com.docker.network.generic\":"
+		  "{\"wg.psk\":\"maybe\"}}}",
+		  "option \"wg.psk\": expected on or off");
+	CHECK(network_find(NID) == NULL);
+	CHECK_EQ_INT(count_files("networks"), 0);
+	CHECK(create_network(NID, "{\"com.docker.network.driver.mtu\":\"1380\",\"wg.psk\":\"off\"}"));
+	n = network_find(NID);
+	CHECK(n && n->opts.mtu == 1380 && !n->opts.psk);
+	/* The same again is fine; other options for the same ID are not. */
+	CHECK(create_network(NID, "{\"com.docker.network.driver.mtu\":\"1380\",\"wg.psk\":\"off\"}"));
+	check_err("NetworkDriver.CreateNetwork",
+		  "{\"NetworkID\":\"" NID "\",\"Options\":{\"com.docker.network.generic\":{}}}",
+		  "exists already with other options");
+	CHECK(create_network(NID2, "{}"));
+	n = network_find(NID2);
+	CHECK(n && n->opts.mtu == 1420 && n->opts.psk);
+	CHECK_EQ_INT(count_files("networks"), 2);
+	teardown();
+}
+
+UNIT_TEST(test_bad_requests_change_nothing)
+{
+	char before[4096], after[4096];
+
+	setup();
+	CHECK(create_network(NID, "{}"));
+	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", ""));
+	snapshot(before, sizeof(before));
+	check_err("NetworkDriver.CreateEndpoint", "{\"NetworkID\":", "request body: not valid JSON");
+	check_err("NetworkDriver.CreateEndpoint", "[1,2]", "expected a JSON object");
+	check_err("NetworkDriver.CreateEndpoint", "", "request body: empty");
+	check_err("NetworkDriver.Join", "{\"NetworkID\":\"" NID "\",\"EndpointID\":5}",
+		  "EndpointID: expected a string, got an integer");
+	check_err("NetworkDriver.Join", "{\"NetworkID\":\"" NID "\"}", "EndpointID: missing");
+	check_err("NetworkDriver.Join", "{\"NetworkID\":\"xyz\",\"EndpointID\":\"" EID_A "\"}",
+		  "NetworkID: expected 64 lower-case hex characters, got \"xyz\"");
+	check_err("NetworkDriver.Join", "{\"NetworkID\":\"" NID2 "\",\"EndpointID\":\"" EID_A "\"}",
+		  "no such network");
+	check_err("NetworkDriver.Join", "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_B "\"}",
+		  "no such endpoint");
+	check_err("NetworkDriver.CreateEndpoint",
+		  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_B "\",\"Interface\":"
+		  "{\"Address\":\"10.7.0.3/24\",\"MacAddress\":\"02:42:0a:07:00:03\"}}",
+		  "Interface.MacAddress: a WireGuard link has no MAC address");
+	check_err("NetworkDriver.CreateEndpoint",
+		  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_B "\",\"Interface\":"
+		  "{\"Address\":\"10.7.0.300/24\"}}",
+		  "Interface.Address: expected an IPv4 address with prefix length");
+	check_err("NetworkDriver.CreateEndpoint",
+		  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_B "\",\"Interface\":"
+		  "{\"Address\":\"10.7.0.2/24\"}}",
+		  "address 10.7.0.2/24 is used by endpoint aaaaaaaaaaaa");
+	check_err("NetworkDriver.CreateEndpoint",
+		  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_B "\"}", "Interface: missing");
+	check_err("NetworkDriver.CreateEndpoint",
+		  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_B "\",\"Interface\":"
+		  "{\"Address\":\"10.7.0.3/24\"},\"Options\":{\"wg.nope\":\"x\"}}",
+		  "Options.\"wg.nope\": unknown endpoint option");
+	check_err("NetworkDriver.CreateEndpoint",
+		  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_A "\",\"Interface\":"
+		  "{\"Address\":\"10.7.0.9/24\"}}",
+		  "exists already");
+	snapshot(after, sizeof(after));
+	CHECK(!strcmp(before, after));
+	CHECK(network_find(NID)->endpoints->next == NULL);
+	/* The engine's cleanup calls succeed for IDs the driver does not know. */
+	CHECK(ids_call("NetworkDriver.Leave", NID, EID_C));
+	CHECK(ids_call("NetworkDriver.DeleteEndpoint", NID2, EID_C));
+	CHECK(call_ok("NetworkDriver.DeleteNetwork", "{\"NetworkID\":\"" NID2 "\"}"));
+	/* And the next valid call works. */
+	CHECK(create_endpoint(NID, EID_B, "10.7.0.3/24", ""));
+	teardown();
+}
+
+UNIT_TEST(test_join_answer)
+{
+	json_t *j, *rts;
+
+	setup();
+	CHECK(create_network(NID, "{}"));
+	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", "fd00:7::2/64"));
+	j = join(NID, EID_A);
+	CHECK_STR_CONTAINS(json_string_value(json_object_get(json_object_get(j, "InterfaceName"),
+							     "SrcName")),
+			   "wg-aaaaaaaaaaaa");
+	CHECK_STR_CONTAINS(json_string_value(json_object_get(json_object_get(j, "InterfaceName"),
+							     "DstPrefix")),
+			   "wg");
+	CHECK(json_is_true(json_object_get(j, "DisableGatewayService")));
+	rts = json_object_get(j, "StaticRoutes");
+	CHECK_EQ_INT(json_array_size(rts), 2);
+	CHECK_STR_CONTAINS(json_string_value(json_object_get(json_array_get(rts, 0),
+							     "Destination")),
+			   "0.0.0.0/0");
+	CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(rts, 0), "RouteType")), 1);
+	CHECK_STR_CONTAINS(json_string_value(json_object_get(json_array_get(rts, 1),
+							     "Destination")),
+			   "::/0");
+	json_decref(j);
+	CHECK_EQ_INT(fake_link_count(), 1);
+	CHECK_EQ_INT(fake_link_find("wg-aaaaaaaaaaaa")->dev.mtu, 1420);
+	CHECK(fake_link_find("wg-aaaaaaaaaaaa")->dev.listen_port != 0);
+	check_err("NetworkDriver.Join",
+		  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_A "\",\"SandboxKey\":\"/x\"}",
+		  "joined already");
+	teardown();
+}
+
+UNIT_TEST(test_peers_mesh_and_psk)
+{
+	struct fake_link *a, *b, *c;
+	struct endpoint *ea, *eb, *ec;
+	struct wg_peer *ab, *ba, *ac;
+
+	setup();
+	CHECK(create_network(NID, "{}"));
+	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", ""));
+	CHECK(create_endpoint(NID, EID_B, "10.7.0.3/24", "fd00:7::3/64"));
+	CHECK(create_endpoint(NID, EID_C, "10.7.0.4/24", ""));
+	json_decref(join(NID, EID_A));
+	json_decref(join(NID, EID_B));
+	json_decref(join(NID, EID_C));
+	ea = ep_of(NID, EID_A), eb = ep_of(NID, EID_B), ec = ep_of(NID, EID_C);
+	a = fake_link_find(ea->ifname), b = fake_link_find(eb->ifname);
+	c = fake_link_find(ec->ifname);
+	CHECK(a && b && c);
+	/* A joined first and learnt of B and C afterwards, through peer_set. */
+	CHECK_EQ_INT(a->dev.n_peers, 2);
+	CHECK_EQ_INT(b->dev.n_peers, 2);
+	CHECK_EQ_INT(c->dev.n_peers, 2);
+	ab = fake_peer_find(a, eb->public_key);
+	ba = fake_peer_find(b, ea->public_key);
+	ac = fake_peer_find(a, ec->public_key);
+	CHECK(ab && ba && ac);
+	CHECK(ab->has_preshared_key && ba->has_preshared_key);
+	CHECK(!memcmp(ab->preshared_key, ba->preshared_key, WG_KEY_LEN));
+	CHECK(memcmp(ab->preshared_key, ac->preshared_key, WG_KEY_LEN));
+	CHECK_EQ_INT(ntohs(ab->endpoint.addr4.sin_port), eb->listen_port);
+	CHECK_EQ_INT(ntohl(ab->endpoint.addr4.sin_addr.s_addr), INADDR_LOOPBACK);
+	CHECK_EQ_INT(ab->n_allowedips, 2);
+	CHECK_EQ_INT(ab->allowedips[0].cidr, 32);
+	CHECK_EQ_INT(ab->allowedips[1].cidr, 128);
+	CHECK_EQ_INT(ba->n_allowedips, 1);
+	CHECK(ea->listen_port != eb->listen_port && eb->listen_port != ec->listen_port);
+	/* Leave takes B out of the others' configuration; its own link stays until Delete. */
+	CHECK(ids_call("NetworkDriver.Leave", NID, EID_B));
+	CHECK(!fake_peer_find(a, eb->public_key) && !fake_peer_find(c, eb->public_key));
+	CHECK(fake_link_find(eb->ifname) != NULL);
+	teardown();
+}
+
+UNIT_TEST(test_psk_off)
+{
+	struct fake_link *b;
+
+	setup();
+	CHECK(create_network(NID, "{\"wg.psk\":\"off\"}"));
+	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", ""));
+	CHECK(create_endpoint(NID, EID_B, "10.7.0.3/24", ""));
+	json_decref(join(NID, EID_A));
+	json_decref(join(NID, EID_B));
+	b = fake_link_find(ep_of(NID, EID_B)->ifname);
+	CHECK(b && b->dev.n_peers == 1 && !b->dev.peers[0].has_preshared_key);
+	CHECK_EQ_INT(count_files("keys/link"), 0);
+	teardown();
+}
+
+UNIT_TEST(test_failed_join_rolls_back)
+{
+	char before[4096], after[4096];
+	struct endpoint *ea;
+
+	setup();
+	CHECK(create_network(NID, "{}"));
+	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", ""));
+	CHECK(create_endpoint(NID, EID_B, "10.7.0.3/24", ""));
+	json_decref(join(NID, EID_A));
+	ea = ep_of(NID, EID_A);
+	snapshot(before, sizeof(before));
+	/* B's link comes up but A cannot be told about it: B must not stay half-joined. */
+	fake_fail_peer_set = -EIO;
+	check_err("NetworkDriver.Join",
+		  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_B "\",\"SandboxKey\":\"/x\"}",
+		  "adding peer");
+	CHECK_EQ_INT(fake_link_count(), 1);
+	CHECK(!ep_of(NID, EID_B)->joined);
+	CHECK_EQ_INT(fake_link_find(ea->ifname)->dev.n_peers, 0);
+	fake_fail_link_create = -EADDRINUSE;
+	check_err("NetworkDriver.Join",
+		  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_B "\",\"SandboxKey\":\"/x\"}",
+		  "Address already in use");
+	CHECK_EQ_INT(fake_link_count(), 1);
+	snapshot(after, sizeof(after));
+	/* The failed attempts may have kept B's chosen port and the A–B PSK; nothing else. */
+	CHECK(!ep_of(NID, EID_B)->joined);
+	/* The next Join works. */
+	json_decref(join(NID, EID_B));
+	CHECK(ep_of(NID, EID_B)->joined);
+	CHECK_EQ_INT(fake_link_find(ea->ifname)->dev.n_peers, 1);
+	teardown();
+}
+
+UNIT_TEST(test_delete_leaves_nothing)
+{
+	setup();
+	CHECK(create_network(NID, "{}"));
+	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", ""));
+	CHECK(create_endpoint(NID, EID_B, "10.7.0.3/24", ""));
+	json_decref(join(NID, EID_A));
+	json_decref(join(NID, EID_B));
+	CHECK_EQ_INT(count_files("keys/identity"), 2);
+	CHECK_EQ_INT(count_files("keys/link"), 1);
+	check_err("NetworkDriver.DeleteNetwork", "{\"NetworkID\":\"" NID "\"}",
+		  "still has endpoints");
+	CHECK(ids_call("NetworkDriver.Leave", NID, EID_A));
+	CHECK(ids_call("NetworkDriver.DeleteEndpoint", NID, EID_A));
+	/* DeleteEndpoint without a Leave first (engine cleanup after a crash) works too. */
+	CHECK(ids_call("NetworkDriver.DeleteEndpoint", NID, EID_B));
+	CHECK(ids_call("NetworkDriver.DeleteEndpoint", NID, EID_B));
+	CHECK_EQ_INT(fake_link_count(), 0);
+	CHECK_EQ_INT(count_files("keys/identity"), 0);
+	CHECK_EQ_INT(count_files("keys/link"), 0);
+	CHECK(call_ok("NetworkDriver.DeleteNetwork", "{\"NetworkID\":\"" NID "\"}"));
+	CHECK(!file_exists("%s/networks/%s.json", NID));
+	CHECK_EQ_INT(count_files("networks"), 0);
+	teardown();
+}
+
+UNIT_TEST(test_state_survives_restart)
+{
+	uint8_t pub_a[WG_KEY_LEN];
+	struct endpoint *ea;
+	json_t *j;
+
+	setup();
+	CHECK(create_network(NID, "{\"com.docker.network.driver.mtu\":\"1400\"}"));
+	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", "fd00:7::2/64"));
+	CHECK(create_endpoint(NID, EID_B, "10.7.0.3/24", ""));
+	json_decref(join(NID, EID_A));
+	ea = ep_of(NID, EID_A);
+	memcpy(pub_a, ea->public_key, WG_KEY_LEN);
+	network_finalise();
+	CHECK(network_find(NID) == NULL);
+	CHECK_EQ_INT(state_load(), 1);
+	ea = ep_of(NID, EID_A);
+	CHECK(ea && ea->joined && ea->listen_port && ea->addr6.family == AF_INET6);
+	CHECK(ea && !memcmp(ea->public_key, pub_a, WG_KEY_LEN));
+	CHECK(ep_of(NID, EID_B) && !ep_of(NID, EID_B)->joined);
+	CHECK_EQ_INT(network_find(NID)->opts.mtu, 1400);
+	CHECK(network_find(NID)->endpoints == ea);
+	j = call("NetworkDriver.EndpointOperInfo",
+		 "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_A "\"}");
+	CHECK_STR_CONTAINS(json_string_value(json_object_get(json_object_get(j, "Value"),
+							     "ifname")),
+			   "wg-aaaaaaaaaaaa");
+	CHECK_STR_CONTAINS(json_string_value(json_object_get(json_object_get(j, "Value"),
+							     "backend")),
+			   "fake");
+	json_decref(j);
+	teardown();
+}
+
+UNIT_TEST(test_corrupt_state_file_is_skipped)
+{
+	char path[256];
+	FILE *f;
+
+	setup();
+	CHECK(create_network(NID, "{}"));
+	snprintf(path, sizeof(path), "%s/networks/%s.json", dir, NID2);
+	f = fopen(path, "w");
+	fputs("{\"version\":1,\"id\":", f);
+	fclose(f);
+	network_finalise();
+	CHECK_EQ_INT(state_load(), 1);
+	CHECK(network_find(NID) != NULL);
+	CHECK(network_find(NID2) == NULL);
+	teardown();
+}
+
+UNIT_TEST(test_no_secret_in_answers)
+{
+	static const char req[] = "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_A "\"}";
+	char b64[64], *text;
+	uint8_t key[WG_KEY_LEN];
+	struct endpoint *ea;
+
+	setup();
+	CHECK(create_network(NID, "{}"));
+	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", ""));
+	ea = ep_of(NID, EID_A);
+	CHECK(!keystore_identity_get(ea->key_ref, false, key, NULL));
+	sodium_bin2base64(b64, sizeof(b64), key, WG_KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
+	text = api_handle("/NetworkDriver.EndpointOperInfo", req, strlen(req));
+	CHECK(text && !strstr(text, b64));
+	CHECK_STR_CONTAINS(text, "public_key");
+	free(text);
+	sodium_memzero(key, sizeof(key));
+	teardown();
+}
+
+UNIT_MAIN("api", UNIT_CASE(test_handshake_calls), UNIT_CASE(test_network_options),
+	  UNIT_CASE(test_bad_requests_change_nothing), UNIT_CASE(test_join_answer),
+	  UNIT_CASE(test_peers_mesh_and_psk), UNIT_CASE(test_psk_off),
+	  UNIT_CASE(test_failed_join_rolls_back), UNIT_CASE(test_delete_leaves_nothing),
+	  UNIT_CASE(test_state_survives_restart), UNIT_CASE(test_corrupt_state_file_is_skipped),
+	  UNIT_CASE(test_no_secret_in_answers))
