@@ -66,7 +66,8 @@ static int link_create(const struct wg_device *dev)
 	l->used = true;
 	l->dev = *dev;
 	l->dev.peers = calloc(dev->n_peers + 1, sizeof(*dev->peers));
-	memcpy(l->dev.peers, dev->peers, dev->n_peers * sizeof(*dev->peers));
+	if (dev->n_peers)
+		memcpy(l->dev.peers, dev->peers, dev->n_peers * sizeof(*dev->peers));
 	return 0;
 }
 
@@ -124,7 +125,8 @@ static int device_get(const struct wg_link_ref *ref, struct wg_device *out)
 	out->has_private_key = false;
 	memset(out->private_key, 0, WG_KEY_LEN);
 	out->peers = calloc(l->dev.n_peers + 1, sizeof(*out->peers));
-	memcpy(out->peers, l->dev.peers, l->dev.n_peers * sizeof(*out->peers));
+	if (l->dev.n_peers)
+		memcpy(out->peers, l->dev.peers, l->dev.n_peers * sizeof(*out->peers));
 	return 0;
 }
 

@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The userspace backend: one wireguard-go process per link, configured over its UAPI socket.
+ * The socket keeps the creation name after Docker moves and renames the TUN, so every call after
+ * link_create finds the link through that name alone.
+ */
+#include "backend.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "rtnl.h"
+#include "uapi.h"
+
+#define USERSPACE_START_TIMEOUT_MS 5000
+#define USERSPACE_STOP_TIMEOUT_MS  3000
+#define USERSPACE_KILL_TIMEOUT_MS  2000
+#define USERSPACE_POLL_MS	   10
+#define USERSPACE_DEFAULT_PATH	   "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* A wireguard-go we started; pid 0 while link_create is still bringing it up. */
+struct userspace_child {
+	char ifname[IFNAMSIZ];
+	pid_t pid;
+};
+
+static const char *program = "wireguard-go";
+static pthread_mutex_t children_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct userspace_child *children;
+static size_t n_children, cap_children;
+
+void backend_userspace_set_program(const char *path)
+{
+	program = path;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* Index of IFNAME in the table or -1; children_lock held. */
+static ssize_t children_find(const char *ifname)
+{
+	for (size_t i = 0; i < n_children; i++)
+		if (!strcmp(children[i].ifname, ifname))
+			return (ssize_t)i;
+	return -1;
+}
+
+/* children_lock held. */
+static void children_drop(size_t i)
+{
+	children[i] = children[--n_children];
+}
+
+/* Claims IFNAME for a link_create in progress: -EEXIST if we already run or start one. */
+static int children_reserve(const char *ifname)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&children_lock);
+	if (children_find(ifname) >= 0) {
+		err = -EEXIST;
+		goto out;
+	}
+	if (n_children == cap_children) {
+		size_t cap = cap_children ? cap_children * 2 : 16;
+		struct userspace_child *grown = realloc(children, cap * sizeof(*grown));
+
+		if (!grown) {
+			err = -ENOMEM;
+			goto out;
+		}
+		children = grown;
+		cap_children = cap;
+	}
+	snprintf(children[n_children].ifname, IFNAMSIZ, "%s", ifname);
+	children[n_children++].pid = 0;
+out:
+	pthread_mutex_unlock(&children_lock);
+	return err;
+}
+
+/* Records PID for IFNAME, or forgets IFNAME when PID is 0. */
+static void children_settle(const char *ifname, pid_t pid)
+{
+	ssize_t i;
+
+	pthread_mutex_lock(&children_lock);
+	i = children_find(ifname);
+	if (i >= 0 && pid)
+		children[i].pid = pid;
+	else if (i >= 0)
+		children_drop((size_t)i);
+	pthread_mutex_unlock(&children_lock);
+}
+
+/* Removes IFNAME from the table and returns its pid (0 if unknown); -EBUSY while it starts. */
+static pid_t children_take(const char *ifname)
+{
+	pid_t pid = 0;
+	ssize_t i;
+
+	pthread_mutex_lock(&children_lock);
+	i = children_find(ifname);
+	if (i >= 0) {
+		pid = children[i].pid ? children[i].pid : -EBUSY;
+		if (children[i].pid)
+			children_drop((size_t)i);
+	}
+	pthread_mutex_unlock(&children_lock);
+	return pid;
+}
+
+/* true once PID has exited and been reaped (or is not our child any more). */
+static bool child_reaped(pid_t pid, int *status)
+{
+	pid_t r;
+
+	do
+		r = waitpid(pid, status, WNOHANG);
+	while (r < 0 && errno == EINTR);
+	return r == pid || (r < 0 && errno == ECHILD);
+}
+
+/* Reaps processes that died by themselves, so they neither linger as zombies nor get signalled
+ * after their pid is reused. Only our own pids: the daemon may have other children. */
+static void children_reap(void)
+{
+	pthread_mutex_lock(&children_lock);
+	for (size_t i = 0; i < n_children;) {
+		int status = 0;
+
+		if (children[i].pid > 0 && child_reaped(children[i].pid, &status)) {
+			log_warn("wireguard-go for %s (pid %d) exited by itself, status 0x%x",
+				 children[i].ifname, (int)children[i].pid, status);
+			children_drop(i);
+			continue;
+		}
+		i++;
+	}
+	pthread_mutex_unlock(&children_lock);
+}
+
+static bool child_wait(pid_t pid, int timeout_ms)
+{
+	int status;
+
+	for (int waited = 0;; waited += USERSPACE_POLL_MS) {
+		if (child_reaped(pid, &status))
+			return true;
+		if (waited >= timeout_ms)
+			return false;
+		sleep_ms(USERSPACE_POLL_MS);
+	}
+}
+
+static void child_stop(const char *ifname, pid_t pid)
+{
+	kill(pid, SIGTERM);
+	if (child_wait(pid, USERSPACE_STOP_TIMEOUT_MS))
+		return;
+	kill(pid, SIGKILL);
+	if (!child_wait(pid, USERSPACE_KILL_TIMEOUT_MS))
+		log_error("wireguard-go for %s (pid %d) survived SIGKILL", ifname, (int)pid);
+}
+
+/* The environment is built from scratch: the driver's own LOG_LEVEL would otherwise reach
+ * wireguard-go, which reads a variable of that name. WG_PROCESS_FOREGROUND also silences its
+ * "kernel has WireGuard" banner. */
+static int child_spawn(const char *ifname, pid_t *pid)
+{
+	const char *path = getenv("PATH");
+	char *argv[] = { (char *)program, "-f", (char *)ifname, NULL };
+	char *envp[] = { "WG_PROCESS_FOREGROUND=1", "LOG_LEVEL=error", NULL, NULL };
+	posix_spawn_file_actions_t actions;
+	posix_spawnattr_t attr;
+	sigset_t all, none;
+	int err;
+
+	if (asprintf(&envp[2], "PATH=%s", path ? path : USERSPACE_DEFAULT_PATH) < 0)
+		return -ENOMEM;
+	err = posix_spawn_file_actions_init(&actions);
+	if (err)
+		goto err_free_env;
+	err = posix_spawnattr_init(&attr);
+	if (err)
+		goto err_destroy_actions;
+	sigfillset(&all);
+	sigemptyset(&none);
+	err = posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	if (!err)
+		err = posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+	if (!err)
+		err = posix_spawnattr_setsigmask(&attr, &none);
+	if (!err)
+		err = posix_spawnattr_setsigdefault(&attr, &all);
+	/* Own process group: a ^C meant for a driver run in a terminal must not kill the links. */
+	if (!err)
+		err = posix_spawnattr_setpgroup(&attr, 0);
+	if (!err)
+		err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+							      POSIX_SPAWN_SETSIGDEF |
+							      POSIX_SPAWN_SETPGROUP);
+	if (!err)
+		err = posix_spawnp(pid, program, &actions, &attr, argv, envp);
+	posix_spawnattr_destroy(&attr);
+err_destroy_actions:
+	posix_spawn_file_actions_destroy(&actions);
+err_free_env:
+	free(envp[2]);
+	return -err;
+}
+
+/* Waits until the new daemon's UAPI socket accepts connections. Sets *PID to 0 when the child
+ * exited (and was reaped) instead. */
+static int child_wait_socket(const char *ifname, pid_t *pid)
+{
+	int status = 0;
+
+	for (int waited = 0; waited < USERSPACE_START_TIMEOUT_MS; waited += USERSPACE_POLL_MS) {
+		if (uapi_socket_alive(ifname))
+			return 0;
+		if (child_reaped(*pid, &status)) {
+			log_warn("wireguard-go for %s exited during start, status 0x%x", ifname,
+				 status);
+			*pid = 0;
+			return -EIO;
+		}
+		sleep_ms(USERSPACE_POLL_MS);
+	}
+	return -ETIMEDOUT;
+}
+
+static int userspace_link_create(const struct wg_device *dev)
+{
+	struct uapi_buf request = { 0 };
+	pid_t pid = 0;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int err;
+
+	err = uapi_socket_path(dev->name, path, sizeof(path));
+	if (err)
+		return err;
+	children_reap();
+	err = children_reserve(dev->name);
+	if (err)
+		return err;
+	if (rtnl_link_exists(dev->name) || uapi_socket_alive(dev->name)) {
+		err = -EEXIST;
+		goto err_release;
+	}
+	err = uapi_build_device_set(dev, &request);
+	if (err)
+		goto err_release;
+	/* A socket file that refuses connections is stale; remove it so the wait below sees only
+	 * the socket of the process we start. */
+	unlink(path);
+	err = child_spawn(dev->name, &pid);
+	if (err)
+		goto err_release;
+	err = child_wait_socket(dev->name, &pid);
+	if (!err)
+		err = uapi_set(dev->name, &request);
+	if (!err && dev->mtu)
+		err = rtnl_link_set_mtu(dev->name, dev->mtu);
+	if (err)
+		goto err_stop_child;
+	uapi_buf_free(&request);
+	children_settle(dev->name, pid);
+	return 0;
+
+err_stop_child:
+	if (pid)
+		child_stop(dev->name, pid);
+	rtnl_link_delete(dev->name);
+	unlink(path);
+err_release:
+	uapi_buf_free(&request);
+	children_settle(dev->name, 0);
+	return err;
+}
+
+static int userspace_link_delete(const char *ifname)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	pid_t pid;
+	int err;
+
+	err = uapi_socket_path(ifname, path, sizeof(path));
+	if (err)
+		return err;
+	children_reap();
+	pid = children_take(ifname);
+	if (pid < 0)
+		return pid;
+	if (pid)
+		child_stop(ifname, pid);
+	/* For a daemon we did not start (or one that ignored SIGTERM) removing the TUN or the
+	 * socket file makes wireguard-go exit by itself. */
+	err = rtnl_link_delete(ifname);
+	if (unlink(path) && errno != ENOENT && !err)
+		err = -errno;
+	return err;
+}
+
+static int userspace_peer_set(const struct wg_link_ref *link, const struct wg_peer *peer)
+{
+	struct uapi_buf request = { 0 };
+	int err;
+
+	children_reap();
+	err = uapi_build_peer_set(peer, &request);
+	if (!err)
+		err = uapi_set(link->ifname, &request);
+	uapi_buf_free(&request);
+	return err;
+}
+
+static int userspace_peer_remove(const struct wg_link_ref *link,
+				 const uint8_t public_key[WG_KEY_LEN])
+{
+	struct uapi_buf request = { 0 };
+	int err;
+
+	children_reap();
+	err = uapi_build_peer_remove(public_key, &request);
+	if (!err)
+		err = uapi_set(link->ifname, &request);
+	uapi_buf_free(&request);
+	return err;
+}
+
+static int userspace_device_get(const struct wg_link_ref *link, struct wg_device *out)
+{
+	int err;
+
+	children_reap();
+	err = uapi_get(link->ifname, out);
+	if (!err)
+		snprintf(out->name, sizeof(out->name), "%s", link->ifname);
+	return err;
+}
+
+static bool userspace_link_exists(const struct wg_link_ref *link)
+{
+	struct wg_device dev;
+	int err;
+
+	children_reap();
+	err = uapi_get(link->ifname, &dev);
+	wgdev_clear(&dev);
+	return !err;
+}
+
+void backend_userspace_finalise(void)
+{
+	char ifname[IFNAMSIZ];
+
+	for (;;) {
+		bool found = false;
+
+		pthread_mutex_lock(&children_lock);
+		for (size_t i = 0; i < n_children && !found; i++) {
+			if (children[i].pid > 0) {
+				snprintf(ifname, sizeof(ifname), "%s", children[i].ifname);
+				found = true;
+			}
+		}
+		pthread_mutex_unlock(&children_lock);
+		if (!found)
+			break;
+		userspace_link_delete(ifname);
+	}
+	pthread_mutex_lock(&children_lock);
+	if (!n_children) {
+		free(children);
+		children = NULL;
+		cap_children = 0;
+	}
+	pthread_mutex_unlock(&children_lock);
+}
+
+const struct backend_ops backend_userspace = {
+	.name = "userspace",
+	.link_create = userspace_link_create,
+	.link_delete = userspace_link_delete,
+	.peer_set = userspace_peer_set,
+	.peer_remove = userspace_peer_remove,
+	.device_get = userspace_device_get,
+	.link_exists = userspace_link_exists,
+};
