@@ -65,6 +65,14 @@ static int append(struct request *r, const char *data, size_t size)
 	return 0;
 }
 
+static bool declared_too_large(struct MHD_Connection *c)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return v && strtoull(v, NULL, 10) > API_BODY_MAX;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **ctx)
@@ -72,11 +80,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	struct request *r = *ctx;
 
 	if (!r) {
+		/* Refuse an announced oversized body before reading it; MHD then closes the
+		 * connection instead of draining the body. */
+		if (declared_too_large(c))
+			return reply(c, api_body_too_large(url), true);
 		r = calloc(1, sizeof(*r));
 		*ctx = r;
 		return r ? MHD_YES : MHD_NO;
 	}
 	if (*upload_size) {
+		/* A chunked body without a length: keep draining, answer at the end. */
 		if (!r->too_large && append(r, upload, *upload_size)) {
 			r->too_large = true;
 			free(r->body);
@@ -84,13 +97,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			r->len = 0;
 		}
 		*upload_size = 0;
-		/* Answer at once rather than read an unbounded body; the connection then closes. */
-		if (r->too_large)
-			return reply(c, api_body_too_large(url), true);
 		return MHD_YES;
 	}
 	if (r->too_large)
-		return MHD_YES; /* answered already */
+		return reply(c, api_body_too_large(url), true);
 	return reply(c, api_handle(url, r->body ? r->body : "", r->len), false);
 }
 
