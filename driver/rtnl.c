@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: MIT
+#include "rtnl.h"
+
+#include "nlsock.h"
+
+#include <errno.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <string.h>
+
+/* Room for the ifinfomsg request with IFNAME, MTU and a LINKINFO nest. */
+#define RTNL_REQUEST_SIZE 256
+
+static bool ifname_valid(const char *ifname)
+{
+	size_t len = strnlen(ifname, IFNAMSIZ);
+
+	return len > 0 && len < IFNAMSIZ;
+}
+
+static struct nlmsghdr *link_request(void *buf, uint16_t type, uint16_t flags, const char *ifname)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	/* With ifi_index 0 the kernel finds the link by IFLA_IFNAME. */
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
+	return nlh;
+}
+
+static int link_talk(struct nlmsghdr *nlh)
+{
+	struct nlsock sock;
+	int ret;
+
+	ret = nlsock_open(&sock, NETLINK_ROUTE, NULL);
+	if (ret)
+		return ret;
+	ret = nlsock_talk(&sock, nlh, NULL, NULL);
+	nlsock_close(&sock);
+	return ret;
+}
+
+int rtnl_link_create_wireguard(const char *ifname, uint32_t mtu)
+{
+	uint8_t buf[RTNL_REQUEST_SIZE];
+	struct nlmsghdr *nlh;
+	struct nlattr *linkinfo;
+
+	if (!ifname_valid(ifname))
+		return -EINVAL;
+	nlh = link_request(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, ifname);
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "wireguard");
+	mnl_attr_nest_end(nlh, linkinfo);
+	/* The kernel answers -EOPNOTSUPP ("Unknown device type") when the kind has no module. */
+	return link_talk(nlh);
+}
+
+int rtnl_link_set_mtu(const char *ifname, uint32_t mtu)
+{
+	uint8_t buf[RTNL_REQUEST_SIZE];
+	struct nlmsghdr *nlh;
+
+	if (!ifname_valid(ifname) || !mtu)
+		return -EINVAL;
+	nlh = link_request(buf, RTM_NEWLINK, 0, ifname);
+	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
+	return link_talk(nlh);
+}
+
+int rtnl_link_delete(const char *ifname)
+{
+	uint8_t buf[RTNL_REQUEST_SIZE];
+	int ret;
+
+	if (!ifname_valid(ifname))
+		return -EINVAL;
+	ret = link_talk(link_request(buf, RTM_DELLINK, 0, ifname));
+	return ret == -ENODEV ? 0 : ret;
+}
+
+bool rtnl_link_exists(const char *ifname)
+{
+	uint8_t buf[RTNL_REQUEST_SIZE];
+
+	if (!ifname_valid(ifname))
+		return false;
+	return link_talk(link_request(buf, RTM_GETLINK, 0, ifname)) == 0;
+}
