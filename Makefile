@@ -112,4 +112,7 @@ clean:
 
 .PHONY: all unit unit-build deps test test-api test-docker plugin install install-bin demo bench style clean
 
+# Keep the helper objects between runs (they would be deleted as intermediates).
+.SECONDARY:
+
 -include $(LIB_OBJ:.o=.d) $(B)/obj/driver/main.d

@@ -137,7 +137,7 @@ int network_create(const char *id, const struct network_options *opts, bool ipv6
 		if (net->opts.mtu == opts->mtu && net->opts.psk == opts->psk && net->ipv6 == ipv6)
 			return 0;
 		return errmsg_set(err, -EEXIST,
-				  "NetworkID \"%.12s\": exists already with other options", id);
+				  "NetworkID %.12s: exists already with other options", id);
 	}
 	net = calloc(1, sizeof(*net));
 	if (!net)
