@@ -1,0 +1,30 @@
+# SPDX-License-Identifier: MIT
+# The plugin rootfs, built where an image registry is reachable (CI here uses scripts/mkplugin.sh,
+# which needs none). To turn the image into a managed plugin:
+#   docker build -t wireguard-rootfs .
+#   mkdir -p plugin-dir/rootfs && cp plugin/config.json plugin-dir/
+#   docker export "$(docker create wireguard-rootfs)" | tar -x -C plugin-dir/rootfs
+#   docker plugin create wireguard:latest plugin-dir && docker plugin enable wireguard:latest
+#   (docker rm the created container afterwards; `docker plugin push` publishes it)
+
+FROM debian:12 AS build
+RUN apt-get update && \
+    apt-get install -y --no-install-recommends build-essential pkg-config \
+	libmicrohttpd-dev libjansson-dev libmnl-dev libsodium-dev && \
+    rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Makefile ./
+COPY driver/ driver/
+COPY keystore/ keystore/
+COPY kmod/ kmod/
+RUN make -j"$(nproc)" && strip build/wireguard-driver
+
+FROM debian:12-slim
+RUN apt-get update && \
+    apt-get install -y --no-install-recommends libmicrohttpd12 libjansson4 libmnl0 \
+	libsodium23 wireguard-go && \
+    rm -rf /var/lib/apt/lists/* && \
+    mkdir -p -m 0700 /var/lib/docker-wireguard && mkdir -p /run/wireguard
+COPY --from=build /src/build/wireguard-driver /usr/sbin/wireguard-driver
+ENTRYPOINT ["/usr/sbin/wireguard-driver", "--socket", "/run/docker/plugins/wireguard.sock", \
+	    "--state-dir", "/var/lib/docker-wireguard"]

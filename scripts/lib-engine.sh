@@ -1,0 +1,110 @@
+# shellcheck shell=bash
+# SPDX-License-Identifier: MIT
+# Private Docker engine and test image, shared by scripts/demo.sh and the Docker bats suite.
+# Source it; it only defines functions. The engine gets its own data-root, exec-root, pidfile,
+# socket and containerd under one directory, so it never touches an engine the user runs.
+#   engine_start DIR     start dockerd under DIR, export DOCKER_HOST, wait until it answers
+#   engine_stop DIR      stop that dockerd (and its containerd) by PID, unmount and remove DIR
+#   engine_import_busybox TAG   docker import a busybox-static rootfs as TAG
+#   plugin_host_pid NAME        PID (host view) of an enabled managed plugin's process
+
+ENGINE_WAIT_S=${ENGINE_WAIT_S:-60}
+
+engine_start()
+{
+	local dir=$1 i
+
+	# exec/netns holds the SandboxKey files; the plugin's netns mount needs it before any exists.
+	mkdir -p "$dir/data" "$dir/exec/netns"
+	echo '{}' >"$dir/daemon.json"
+	# Sandbox netns files are mounted after the plugin starts; they reach the plugin's
+	# /var/run/docker/netns (rslave) only if the host / is shared, as systemd makes it.
+	mount --make-rshared /
+	dockerd --config-file "$dir/daemon.json" \
+		--data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
+		-H "unix://$dir/docker.sock" --bridge=none --iptables=false --ip-forward=false \
+		--ip-masq=false --userland-proxy=false \
+		>"$dir/dockerd.log" 2>&1 </dev/null &
+	echo $! >"$dir/dockerd.started"
+	export DOCKER_HOST="unix://$dir/docker.sock"
+	for ((i = 0; i < ENGINE_WAIT_S * 5; i++)); do
+		docker version >/dev/null 2>&1 && return 0
+		kill -0 "$(cat "$dir/dockerd.started")" 2>/dev/null || break
+		sleep 0.2
+	done
+	echo "engine_start: dockerd did not answer on $DOCKER_HOST; last log lines:" >&2
+	tail -n 20 "$dir/dockerd.log" >&2
+	return 1
+}
+
+# Waits up to $2 seconds for PID $1 to exit; 0 if it did.
+engine_wait_exit()
+{
+	local pid=$1 i
+
+	for ((i = 0; i < $2 * 5; i++)); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+engine_stop()
+{
+	local dir=$1 pid ctrd m
+
+	[ -d "$dir" ] || return 0
+	pid=$(cat "$dir/dockerd.started" 2>/dev/null)
+	ctrd=$(cat "$dir/exec/containerd/containerd.pid" 2>/dev/null)
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid"
+		engine_wait_exit "$pid" 30 || { kill -KILL "$pid"; engine_wait_exit "$pid" 5; }
+	fi
+	# dockerd stops the containerd it started; only a killed dockerd leaves it behind.
+	if [ -n "$ctrd" ] && kill -0 "$ctrd" 2>/dev/null; then
+		kill -TERM "$ctrd"
+		engine_wait_exit "$ctrd" 10 || kill -KILL "$ctrd"
+	fi
+	# Deepest first: overlay, shm and netns mounts the engine left under its directories.
+	for m in $(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
+		umount -l "$m" 2>/dev/null
+	done
+	rm -rf "$dir"
+}
+
+engine_import_busybox()
+{
+	local tag=$1 tmp app rc
+
+	tmp=$(mktemp -d)
+	mkdir -p "$tmp/bin" "$tmp/tmp" "$tmp/etc" "$tmp/proc" "$tmp/sys" "$tmp/dev"
+	cp /bin/busybox "$tmp/bin/busybox"
+	for app in sh ash ping ping6 ip ifconfig route sleep cat ls echo grep awk sed wc head \
+		   tail nc netstat hostname ps kill true false test mkdir rm touch; do
+		ln -s busybox "$tmp/bin/$app"
+	done
+	echo 'root:x:0:0:root:/:/bin/sh' >"$tmp/etc/passwd"
+	echo 'root:x:0:' >"$tmp/etc/group"
+	tar -C "$tmp" -c . | docker import -c 'CMD ["/bin/sh"]' - "$tag" >/dev/null
+	rc=$?
+	rm -rf "$tmp"
+	return $rc
+}
+
+plugin_host_pid()
+{
+	local id f p
+
+	id=$(docker plugin inspect -f '{{.Id}}' "$1") || return 1
+	# The plugin runs as a task named by its ID; its cgroup paths end in that ID, and its init
+	# is the driver (wireguard-go children share the cgroup).
+	for f in $(grep -l "$id" /proc/[0-9]*/cgroup 2>/dev/null); do
+		p=${f#/proc/}
+		p=${p%/cgroup}
+		if [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = /usr/sbin/wireguard-driver ]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Usage: scripts/mkplugin.sh BUILD_DIR OUT_DIR
+# Builds a managed-plugin directory (OUT_DIR/config.json + OUT_DIR/rootfs/) from
+# BUILD_DIR/wireguard-driver and the host's wireguard-go with the shared libraries both need.
+# No registry and no docker build: `docker plugin create NAME OUT_DIR` takes it as is.
+set -euo pipefail
+
+if [ $# -ne 2 ]; then
+	echo "usage: $0 BUILD_DIR OUT_DIR" >&2
+	exit 2
+fi
+build=$1 out=$2
+repo=$(cd "$(dirname "$0")/.." && pwd)
+driver=$build/wireguard-driver
+wggo=${WIREGUARD_GO:-/usr/bin/wireguard-go}
+
+for f in "$driver" "$wggo"; do
+	[ -x "$f" ] || { echo "mkplugin: $f: not found or not executable" >&2; exit 1; }
+done
+
+rm -rf "$out"
+root=$out/rootfs
+# Debian 12 layout (merged /usr), so the paths ldd prints resolve the same inside.
+mkdir -p "$root"/usr/{bin,sbin,lib,lib64} "$root"/{etc,tmp,run/wireguard,var/lib/docker-wireguard}
+mkdir -p "$root"/{dev,proc,sys}
+ln -s usr/bin "$root/bin"
+ln -s usr/sbin "$root/sbin"
+ln -s usr/lib "$root/lib"
+ln -s usr/lib64 "$root/lib64"
+ln -s ../run "$root/var/run"
+chmod 1777 "$root/tmp"
+chmod 0700 "$root/var/lib/docker-wireguard"
+
+install -m 0755 "$driver" "$root/usr/sbin/wireguard-driver"
+install -m 0755 "$wggo" "$root/usr/bin/wireguard-go"
+
+# Every library path ldd resolves (the dynamic loader included), copied to the same path.
+libs=$(ldd "$driver" "$wggo" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $1 !~ /:$/ { print $1 }' |
+       sort -u)
+for lib in $libs; do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
+
+echo 'root:x:0:0:root:/:/usr/sbin/nologin' >"$root/etc/passwd"
+echo 'root:x:0:' >"$root/etc/group"
+echo 'hosts: files' >"$root/etc/nsswitch.conf"
+# The engine bind-mounts the host's copies over these for a host-network plugin.
+: >"$root/etc/hosts"
+: >"$root/etc/resolv.conf"
+
+cp "$repo/plugin/config.json" "$out/config.json"
+echo "mkplugin: $out ($(du -sh "$root" | cut -f1) rootfs, $(wc -w <<<"$libs") libraries)"
