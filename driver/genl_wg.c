@@ -9,7 +9,6 @@
 
 /* Room for a GET_DEVICE or CTRL_CMD_GETFAMILY request. */
 #define GENL_WG_SMALL_SIZE 128
-#define GENL_WG_PEERS_MIN  8
 
 static struct nlmsghdr *genl_request(void *buf, uint16_t family, uint8_t cmd, uint16_t flags)
 {
@@ -349,30 +348,6 @@ static int parse_peer_attr(const struct nlattr *attr, struct wg_peer *peer, bool
 	}
 }
 
-/* Grows DEV's peer array by one slot. The old array is wiped: it holds preshared keys. */
-static struct wg_peer *device_new_peer(struct wg_device *dev)
-{
-	size_t cap = GENL_WG_PEERS_MIN;
-	struct wg_peer *peers;
-
-	while (cap < dev->n_peers)
-		cap *= 2;
-	if (dev->n_peers && dev->n_peers < cap) /* capacity follows from the count */
-		return &dev->peers[dev->n_peers++];
-	if (dev->n_peers)
-		cap *= 2;
-	peers = calloc(cap, sizeof(*peers));
-	if (!peers)
-		return NULL;
-	if (dev->peers) {
-		memcpy(peers, dev->peers, dev->n_peers * sizeof(*peers));
-		sodium_memzero(dev->peers, dev->n_peers * sizeof(*peers));
-		free(dev->peers);
-	}
-	dev->peers = peers;
-	return &dev->peers[dev->n_peers++];
-}
-
 /* A peer continued from the previous message repeats only its public key and allowed IPs. */
 static int device_add_peer(struct wg_device *dev, const struct wg_peer *peer)
 {
@@ -387,7 +362,7 @@ static int device_add_peer(struct wg_device *dev, const struct wg_peer *peer)
 		last->n_allowedips += peer->n_allowedips;
 		return 0;
 	}
-	slot = device_new_peer(dev);
+	slot = wgdev_peer_append(dev);
 	if (!slot)
 		return -ENOMEM;
 	*slot = *peer;

@@ -415,22 +415,6 @@ static int parse_peer_line(const struct uapi_line *line, struct wg_peer *peer)
 	return 0;
 }
 
-/* Appends a zeroed peer to DEV, copying rather than realloc so no preshared key is left behind. */
-static struct wg_peer *peer_append(struct wg_device *dev)
-{
-	struct wg_peer *peers = calloc(dev->n_peers + 1, sizeof(*peers));
-
-	if (!peers)
-		return NULL;
-	if (dev->peers) {
-		memcpy(peers, dev->peers, dev->n_peers * sizeof(*peers));
-		sodium_memzero(dev->peers, dev->n_peers * sizeof(*peers));
-		free(dev->peers);
-	}
-	dev->peers = peers;
-	return &dev->peers[dev->n_peers++];
-}
-
 int uapi_parse_get_reply(const char *reply, struct wg_device *out)
 {
 	struct wg_peer *peer = NULL;
@@ -447,7 +431,7 @@ int uapi_parse_get_reply(const char *reply, struct wg_device *out)
 			err = parse_errno(&line, &daemon_err);
 			have_errno = true;
 		} else if (key_is(&line, "public_key")) {
-			peer = peer_append(out);
+			peer = wgdev_peer_append(out);
 			err = peer ? parse_key(&line, peer->public_key) : -ENOMEM;
 		} else if (peer) {
 			err = parse_peer_line(&line, peer);

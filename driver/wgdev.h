@@ -52,6 +52,9 @@ struct wg_device {
 	size_t n_peers;
 };
 
+/* Appends a zeroed peer to DEV's array and returns it; NULL when out of memory. The array must
+ * be empty or grown by this function alone: its capacity is derived from n_peers. */
+struct wg_peer *wgdev_peer_append(struct wg_device *dev);
 /* Wipes the keys in DEV and frees its peer array (not DEV itself). Accepts NULL. */
 void wgdev_clear(struct wg_device *dev);
 
