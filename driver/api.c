@@ -6,12 +6,15 @@
 #include "field.h"
 #include "log.h"
 #include "network.h"
+#include "state.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* A handler reads REQ (an object, or NULL for an empty body) and returns its answer (new), or
  * NULL with the reason in ERR. */
@@ -64,8 +67,8 @@ static json_t *handle_create_network(const json_t *req, char *err)
 	       has_entries(req, "IPv6Data");
 	if (network_create(id, &opts, ipv6, err))
 		return NULL;
-	log_info("network %.12s: created (mtu %u, psk %s%s)", id, opts.mtu,
-		 opts.psk ? "on" : "off", ipv6 ? ", IPv6" : "");
+	log_info("network %.12s: created (mtu %u, psk %s, policy %s%s)", id, opts.mtu,
+		 opts.psk ? "on" : "off", network_policy_name(opts.policy), ipv6 ? ", IPv6" : "");
 	return empty();
 }
 
@@ -106,7 +109,7 @@ static int lookup(const json_t *req, bool lenient, struct network **net, struct 
 		return ret;
 	*net = network_find(nid);
 	if (!*net)
-		return lenient ? 0 : errmsg_set(err, -ENOENT, "NetworkID %.12s: no such network", nid);
+		return lenient ? 0 : state_network_error(nid, err);
 	*ep = endpoint_find(*net, eid);
 	if (!*ep && !lenient)
 		return errmsg_set(err, -ENOENT, "EndpointID %.12s: no such endpoint on network %.12s",
@@ -126,7 +129,7 @@ static json_t *handle_create_endpoint(const json_t *req, char *err)
 		return NULL;
 	net = network_find(nid);
 	if (!net) {
-		errmsg_set(err, -ENOENT, "NetworkID %.12s: no such network", nid);
+		state_network_error(nid, err);
 		return NULL;
 	}
 	if (endpoint_create(net, eid, iface, options, err))
@@ -257,7 +260,6 @@ static int parse_body(const struct route *r, const char *body, size_t len, json_
 
 char *api_handle(const char *path, const char *body, size_t len)
 {
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	const struct route *r = route_find(path);
 	char err[ERRMSG_LEN] = "";
 	json_t *req = NULL, *reply = NULL;
@@ -268,13 +270,13 @@ char *api_handle(const char *path, const char *body, size_t len)
 		log_warn("%s", err);
 		return error_answer(err);
 	}
-	pthread_mutex_lock(&lock);
+	api_lock();
 	if (!parse_body(r, body, len, &req, err)) {
 		reply = r->handler(req, err);
 		if (!reply && !err[0])
 			snprintf(err, sizeof(err), "out of memory");
 	}
-	pthread_mutex_unlock(&lock);
+	api_unlock();
 	json_decref(req);
 	if (!reply) {
 		log_warn("%s: %s", path + 1, err);
@@ -284,6 +286,16 @@ char *api_handle(const char *path, const char *body, size_t len)
 	json_decref(reply);
 	log_debug("%s: ok", path + 1);
 	return text;
+}
+
+void api_lock(void)
+{
+	pthread_mutex_lock(&lock);
+}
+
+void api_unlock(void)
+{
+	pthread_mutex_unlock(&lock);
 }
 
 char *api_body_too_large(const char *path)

@@ -13,5 +13,9 @@
 char *api_handle(const char *path, const char *body, size_t len);
 /* The answer for a request body over API_BODY_MAX bytes (new, free with free()). */
 char *api_body_too_large(const char *path);
+/* The lock that serialises the handlers. Any other thread takes it before it touches networks or
+ * endpoints, and never calls the engine while it holds it (the engine may be waiting on us). */
+void api_lock(void);
+void api_unlock(void);
 
 #endif

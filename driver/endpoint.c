@@ -5,6 +5,7 @@
 #include "backend.h"
 #include "errmsg.h"
 #include "field.h"
+#include "identity.h"
 #include "keystore.h"
 #include "log.h"
 #include "peers.h"
@@ -19,11 +20,22 @@
 
 static const struct backend_ops *backend;
 static const char *backend_reason = "";
+static void (*resolver)(const struct endpoint *ep);
 
 void endpoint_set_backend(const struct backend_ops *ops, const char *reason)
 {
 	backend = ops;
 	backend_reason = reason;
+}
+
+void endpoint_set_resolver(void (*resolve)(const struct endpoint *ep))
+{
+	resolver = resolve;
+}
+
+bool endpoint_key_named(const struct endpoint *ep)
+{
+	return strcmp(ep->key_ref, ep->id) != 0;
 }
 
 struct endpoint *endpoint_find(const struct network *net, const char *id)
@@ -38,6 +50,7 @@ void endpoint_free(struct endpoint *ep)
 {
 	if (!ep)
 		return;
+	links_free(&ep->links);
 	free(ep->sandbox);
 	free(ep);
 }
@@ -101,23 +114,6 @@ static int parse_interface(struct endpoint *ep, const json_t *iface, char *err)
 	return 0;
 }
 
-static int check_options(const json_t *options, char *err)
-{
-	const char *key;
-	json_t *v;
-
-	if (!options)
-		return 0;
-	/* The engine puts its own labels here too; only our wg.* namespace is ours to judge. */
-	json_object_foreach((json_t *)options, key, v) {
-		if (!strncmp(key, "wg.", 3))
-			return errmsg_set(err, -EINVAL,
-					  "Options.\"%.60s\": unknown endpoint option; this driver "
-					  "has no endpoint options yet", key);
-	}
-	return 0;
-}
-
 static bool same_address(const struct wg_allowedip *a, const struct wg_allowedip *b)
 {
 	if (!a->family || a->family != b->family)
@@ -167,12 +163,11 @@ int endpoint_create(struct network *net, const char *id, const json_t *iface,
 	ep->net = net;
 	snprintf(ep->ifname, sizeof(ep->ifname), "%s%.*s", ENDPOINT_IFNAME_PREFIX,
 		 ENDPOINT_IFNAME_IDCHARS, id);
-	snprintf(ep->key_ref, sizeof(ep->key_ref), "%s", id);
 	ret = parse_interface(ep, iface, err);
 	if (!ret)
-		ret = check_options(options, err);
-	if (!ret)
 		ret = check_unique(ep, err);
+	if (!ret)
+		ret = identity_from_options(ep, options, resolver != NULL, err);
 	if (ret)
 		goto err_free;
 	ret = keystore_identity_get(ep->key_ref, true, key, &created);
@@ -186,6 +181,9 @@ int endpoint_create(struct network *net, const char *id, const json_t *iface,
 	ret = state_save(net, err);
 	if (ret)
 		goto err_unlink;
+	if (endpoint_key_named(ep) || ep->links.n)
+		log_info("endpoint %.12s: key %s%s, %zu link(s)", id, ep->key_ref,
+			 created ? " (new)" : "", ep->links.n);
 	return 0;
 
 err_unlink:
@@ -310,8 +308,11 @@ int endpoint_join(struct endpoint *ep, const char *sandbox, char *ifname, bool *
 		goto err_remove_peers;
 	snprintf(ifname, IFNAMSIZ, "%s", ep->ifname);
 	*ipv6 = ep->addr6.family != 0;
-	log_info("endpoint %.12s: joined; link %s, UDP port %u, %zu peers", ep->id, ep->ifname,
-		 ep->listen_port, peers_count(ep));
+	log_info("endpoint %.12s: joined; link %s, UDP port %u, %zu peers%s", ep->id, ep->ifname,
+		 ep->listen_port, peers_count(ep),
+		 ep->pending ? "; waiting for its container's links and labels" : "");
+	if (ep->pending && resolver)
+		resolver(ep);
 	return 0;
 
 err_remove_peers:
@@ -357,22 +358,168 @@ int endpoint_delete(struct endpoint *ep, char *err)
 		return ret;
 	}
 	/* Keys go after the state: a crash in between leaves an unused key, never a dangling
-	 * endpoint without its key. */
-	if (keystore_psk_delete_all(ep->key_ref) || keystore_identity_delete(ep->key_ref))
+	 * endpoint without its key. A named identity is kept for the next endpoint that names it. */
+	if (!endpoint_key_named(ep) &&
+	    (keystore_psk_delete_all(ep->key_ref) || keystore_identity_delete(ep->key_ref)))
 		log_warn("endpoint %.12s: deleting its keys: %s", ep->id, keystore_error());
 	log_info("endpoint %.12s: deleted", ep->id);
 	endpoint_free(ep);
 	return 0;
 }
 
+/* Reconfigures EP's link with its port and its current peers; KEY (NULL: unchanged) becomes its
+ * private key. LINK_PUB is the public key the link has now. */
+static int reconfigure_link(struct endpoint *ep, const uint8_t *link_pub, const uint8_t *key,
+			    char *err)
+{
+	struct wg_link_ref ref = { .ifname = ep->ifname, .sandbox = ep->sandbox,
+				   .public_key = link_pub };
+	struct wg_device dev = { .listen_port = ep->listen_port };
+	int ret;
+
+	if (key) {
+		memcpy(dev.private_key, key, WG_KEY_LEN);
+		dev.has_private_key = true;
+	}
+	ret = peers_build(ep, &dev, err);
+	if (!ret) {
+		ret = backend->device_set(&ref, &dev);
+		if (ret)
+			errmsg_set(err, ret, "endpoint %.12s: reconfiguring link %s: %s", ep->id,
+				   ep->ifname, strerror(-ret));
+	}
+	wgdev_clear(&dev);
+	return ret;
+}
+
+/* Swaps EP's identity, links and waiting flag with those in SAVED (the other half of a swap). */
+static void swap_resolution(struct endpoint *ep, struct endpoint *saved)
+{
+	struct endpoint tmp;
+
+	memcpy(tmp.key_ref, ep->key_ref, sizeof(tmp.key_ref));
+	memcpy(tmp.public_key, ep->public_key, WG_KEY_LEN);
+	tmp.links = ep->links;
+	tmp.pending = ep->pending;
+	memcpy(ep->key_ref, saved->key_ref, sizeof(ep->key_ref));
+	memcpy(ep->public_key, saved->public_key, WG_KEY_LEN);
+	ep->links = saved->links;
+	ep->pending = saved->pending;
+	memcpy(saved->key_ref, tmp.key_ref, sizeof(saved->key_ref));
+	memcpy(saved->public_key, tmp.public_key, WG_KEY_LEN);
+	saved->links = tmp.links;
+	saved->pending = tmp.pending;
+}
+
+/* Puts EP's link back to identity KEY_REF without peers; LINK_PUB is the public key it has now. */
+static void restore_link(const struct endpoint *ep, const char *key_ref, const uint8_t *link_pub)
+{
+	struct wg_link_ref ref = { .ifname = ep->ifname, .sandbox = ep->sandbox,
+				   .public_key = link_pub };
+	struct wg_device dev = { .listen_port = ep->listen_port, .has_private_key = true };
+	int ret;
+
+	ret = keystore_identity_get(key_ref, false, dev.private_key, NULL);
+	if (!ret)
+		ret = backend->device_set(&ref, &dev);
+	wgdev_clear(&dev);
+	if (ret)
+		log_warn("endpoint %.12s: restoring link %s to key %s: %s", ep->id, ep->ifname,
+			 key_ref, strerror(-ret));
+}
+
+/* Installs NEW (private key KEY, or NULL when the key stays) on EP and, when EP is joined, on its
+ * link and its peers. On failure EP and its link are as before (waiting, no peers) and NEW holds
+ * what it held. */
+static int install_resolution(struct endpoint *ep, struct endpoint *new, const uint8_t *key,
+			      char *err)
+{
+	uint8_t old_pub[WG_KEY_LEN];
+	int ret;
+
+	memcpy(old_pub, ep->public_key, WG_KEY_LEN);
+	swap_resolution(ep, new);
+	if (ep->joined) {
+		ret = reconfigure_link(ep, old_pub, key, err);
+		if (ret)
+			goto err_swap_back;
+		ret = add_to_peers(ep, err);
+		if (ret)
+			goto err_restore_link;
+	}
+	ret = state_save(ep->net, err);
+	if (ret)
+		goto err_remove_peers;
+	return 0;
+
+err_remove_peers:
+	if (ep->joined)
+		remove_from_peers(ep, SIZE_MAX);
+err_restore_link:
+	if (ep->joined)
+		restore_link(ep, new->key_ref, ep->public_key);
+err_swap_back:
+	swap_resolution(ep, new);
+	return ret;
+}
+
+int endpoint_resolve(struct endpoint *ep, const char *key_ref, struct link_set *links, char *err)
+{
+	struct endpoint new = { .pending = false };
+	uint8_t key[WG_KEY_LEN];
+	bool created = false, changed;
+	int ret;
+
+	if (!ep->pending)
+		return 0;
+	if (!key_ref)
+		key_ref = ep->key_ref;
+	changed = strcmp(key_ref, ep->key_ref) != 0;
+	ret = links_check_ref(key_ref, "label wireguard.key", err);
+	if (!ret)
+		ret = identity_check(ep, key_ref, links, false, "label wireguard.key", err);
+	if (ret)
+		return ret;
+	ret = keystore_identity_get(key_ref, true, key, &created);
+	if (ret)
+		return errmsg_set(err, ret, "endpoint %.12s: identity key %s: %s", ep->id, key_ref,
+				  keystore_error());
+	snprintf(new.key_ref, sizeof(new.key_ref), "%s", key_ref);
+	keystore_public_key(new.public_key, key);
+	new.links = *links;
+	memset(links, 0, sizeof(*links));
+	ret = install_resolution(ep, &new, changed ? key : NULL, err);
+	sodium_memzero(key, sizeof(key));
+	if (ret) {
+		*links = new.links;
+		if (created)
+			keystore_identity_delete(key_ref);
+		return ret;
+	}
+	/* NEW now holds what EP had: the generated key it no longer uses goes. */
+	if (changed && !strcmp(new.key_ref, ep->id) &&
+	    (keystore_psk_delete_all(new.key_ref) || keystore_identity_delete(new.key_ref)))
+		log_warn("endpoint %.12s: deleting its generated key: %s", ep->id, keystore_error());
+	links_free(&new.links);
+	log_info("endpoint %.12s: resolved; key %s, %zu link(s), %zu peers", ep->id, ep->key_ref,
+		 ep->links.n, ep->joined ? peers_count(ep) : 0);
+	return 0;
+}
+
 json_t *endpoint_info(const struct endpoint *ep)
 {
 	char pub[sodium_base64_ENCODED_LEN(WG_KEY_LEN, sodium_base64_VARIANT_ORIGINAL)];
+	char *links = links_format(&ep->links);
+	json_t *info;
 
 	sodium_bin2base64(pub, sizeof(pub), ep->public_key, WG_KEY_LEN,
 			  sodium_base64_VARIANT_ORIGINAL);
-	return json_pack("{s:s, s:s, s:s, s:s, s:i, s:b, s:I}", "ifname", ep->ifname, "backend",
-			 backend ? backend->name : "none", "backend_reason", backend_reason,
-			 "public_key", pub, "listen_port", ep->listen_port, "joined", ep->joined,
-			 "peers", (json_int_t)(ep->joined ? peers_count(ep) : 0));
+	info = json_pack("{s:s, s:s, s:s, s:s, s:i, s:b, s:I, s:s, s:s, s:b}", "ifname",
+			 ep->ifname, "backend", backend ? backend->name : "none", "backend_reason",
+			 backend_reason, "public_key", pub, "listen_port", ep->listen_port,
+			 "joined", ep->joined, "peers",
+			 (json_int_t)(ep->joined ? peers_count(ep) : 0), "key", ep->key_ref,
+			 "links", links ? links : "", "pending", ep->pending);
+	free(links);
+	return info;
 }

@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The endpoint lifecycle, as the engine drives it:
- *   CreateEndpoint  validate, create the identity key, persist
+ *   CreateEndpoint  validate, pick the identity (wg.key, or one generated for the endpoint) and
+ *                   its links (wg.links), persist
  *   Join            create the WireGuard link in the host netns (key, port, MTU, peers), add this
- *                   endpoint as a peer on every other joined endpoint of the network
+ *                   endpoint as a peer on every other joined endpoint it may reach
+ *   (resolution)    an endpoint without wg.* options may wait for the engine resolver (engine.c):
+ *                   it has no peers until its container's labels and links are known
  *   Leave           remove it from the others (its link is still inside the container)
- *   DeleteEndpoint  delete the link (back in the host netns by then), its keys and its state
+ *   DeleteEndpoint  delete the link (back in the host netns by then), its generated keys (a named
+ *                   identity and its link keys stay) and its state
  * Functions return 0 or -errno with a user-facing message in ERR (ERRMSG_LEN bytes).
  */
 #ifndef ENDPOINT_H
 #define ENDPOINT_H
 
+#include "links.h"
 #include "network.h"
 #include "wgdev.h"
 
@@ -26,7 +31,9 @@ struct endpoint {
 	char id[NETWORK_ID_LEN + 1];
 	struct network *net;
 	char ifname[IFNAMSIZ]; /* creation name in the host netns */
-	char key_ref[65];      /* keystore identity reference */
+	char key_ref[KEYSTORE_REF_MAX + 1]; /* identity: wg.key, or the endpoint ID (generated) */
+	struct link_set links;              /* the identities it links to (wg.links) */
+	bool pending; /* waiting for the resolver: no peers until it is done */
 	struct wg_allowedip addr4;
 	struct wg_allowedip addr6; /* family 0: none */
 	uint16_t listen_port;      /* 0 until Join */
@@ -40,7 +47,12 @@ struct endpoint {
  * both for the life of the process. */
 void endpoint_set_backend(const struct backend_ops *ops, const char *reason);
 
-/* CreateEndpoint: REQ is the whole request object (borrowed). */
+/* Makes endpoints created without wg.key or wg.links wait, after their Join, for their
+ * container's links and labels: RESOLVE(ep) is called (under the API lock) once such an endpoint
+ * has joined, and endpoint_resolve ends the wait. NULL, the default: no endpoint waits. */
+void endpoint_set_resolver(void (*resolve)(const struct endpoint *ep));
+
+/* CreateEndpoint: IFACE and OPTIONS are the request's objects (borrowed, may be NULL). */
 int endpoint_create(struct network *net, const char *id, const json_t *iface,
 		    const json_t *options, char *err);
 /* Join: fills the answer fields IFNAME (IFNAMSIZ) and *IPV6 (add the ::/0 route). */
@@ -49,6 +61,14 @@ int endpoint_join(struct endpoint *ep, const char *sandbox, char *ifname, bool *
 int endpoint_leave(struct endpoint *ep, char *err);
 /* DeleteEndpoint: removes the link, the keys and the state; frees EP. */
 int endpoint_delete(struct endpoint *ep, char *err);
+/* Ends EP's wait: KEY_REF (NULL: keep the generated key) becomes its identity and LINKS (taken
+ * over and emptied) its links, checked as in CreateEndpoint except that links to identities
+ * not stored yet are allowed; then EP peers as its network's policy says. 0 when EP was not
+ * waiting. On failure EP keeps waiting. */
+int endpoint_resolve(struct endpoint *ep, const char *key_ref, struct link_set *links, char *err);
+/* true when EP's identity was named (wg.key, wireguard.key) rather than generated for it: a named
+ * identity and its link keys outlive the endpoint. */
+bool endpoint_key_named(const struct endpoint *ep);
 /* EndpointOperInfo value (new reference). */
 json_t *endpoint_info(const struct endpoint *ep);
 /* Returns the endpoint ID of NET or NULL. Borrowed. */

@@ -11,7 +11,8 @@
 
 #define OPT_MTU "com.docker.network.driver.mtu"
 #define OPT_PSK "wg.psk"
-#define KNOWN_OPTIONS OPT_PSK " (on|off), " OPT_MTU " (" "1280-65455)"
+#define OPT_POLICY "wg.policy"
+#define KNOWN_OPTIONS OPT_PSK " (on|off), " OPT_POLICY " (mesh|links), " OPT_MTU " (1280-65455)"
 
 static struct network *networks;
 
@@ -57,6 +58,29 @@ static int parse_onoff(const char *key, const json_t *v, bool *out, char *err)
 	return errmsg_set(err, -EINVAL, "option \"%s\": expected on or off", key);
 }
 
+const char *network_policy_name(enum network_policy policy)
+{
+	return policy == NETWORK_POLICY_LINKS ? "links" : "mesh";
+}
+
+int network_policy_parse(const char *s, enum network_policy *out)
+{
+	if (s && !strcmp(s, "mesh"))
+		*out = NETWORK_POLICY_MESH;
+	else if (s && !strcmp(s, "links"))
+		*out = NETWORK_POLICY_LINKS;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_policy(const json_t *v, enum network_policy *out, char *err)
+{
+	if (network_policy_parse(json_string_value(v), out))
+		return errmsg_set(err, -EINVAL, "option \"%s\": expected mesh or links", OPT_POLICY);
+	return 0;
+}
+
 int network_options_parse(const json_t *generic, struct network_options *out, char *err)
 {
 	const char *key;
@@ -65,6 +89,7 @@ int network_options_parse(const json_t *generic, struct network_options *out, ch
 
 	out->mtu = NETWORK_MTU_DEFAULT;
 	out->psk = true;
+	out->policy = NETWORK_POLICY_MESH;
 	if (!generic)
 		return 0;
 	if (!json_is_object(generic))
@@ -75,6 +100,8 @@ int network_options_parse(const json_t *generic, struct network_options *out, ch
 			ret = parse_mtu(v, &out->mtu, err);
 		else if (!strcmp(key, OPT_PSK))
 			ret = parse_onoff(key, v, &out->psk, err);
+		else if (!strcmp(key, OPT_POLICY))
+			ret = parse_policy(v, &out->policy, err);
 		else
 			ret = errmsg_set(err, -EINVAL, "option \"%s\": unknown; known options: %s",
 					 key, KNOWN_OPTIONS);
@@ -134,7 +161,8 @@ int network_create(const char *id, const struct network_options *opts, bool ipv6
 	int ret;
 
 	if (net) {
-		if (net->opts.mtu == opts->mtu && net->opts.psk == opts->psk && net->ipv6 == ipv6)
+		if (net->opts.mtu == opts->mtu && net->opts.psk == opts->psk &&
+		    net->opts.policy == opts->policy && net->ipv6 == ipv6)
 			return 0;
 		return errmsg_set(err, -EEXIST,
 				  "NetworkID %.12s: exists already with other options", id);

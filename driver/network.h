@@ -17,9 +17,13 @@
 
 struct endpoint;
 
+/* Who peers with whom: every endpoint with every other, or only linked identities (links.c). */
+enum network_policy { NETWORK_POLICY_MESH, NETWORK_POLICY_LINKS };
+
 struct network_options {
 	uint32_t mtu;
 	bool psk; /* a preshared key on every link */
+	enum network_policy policy;
 };
 
 struct network {
@@ -33,6 +37,11 @@ struct network {
 /* Parses the network's generic options (the "com.docker.network.generic" object, may be NULL)
  * into OUT, defaults first. Every key is checked: an unknown one is an error listing the known. */
 int network_options_parse(const json_t *generic, struct network_options *out, char *err);
+
+/* The option value that names POLICY ("mesh" or "links"). */
+const char *network_policy_name(enum network_policy policy);
+/* Parses "mesh" or "links" into *OUT; -EINVAL otherwise. */
+int network_policy_parse(const char *s, enum network_policy *out);
 
 /* Creates network ID with OPTS and persists it. Same ID with the same options: 0 (the engine may
  * retry); with other options: -EEXIST. */

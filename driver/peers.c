@@ -4,6 +4,7 @@
 #include "addr.h"
 #include "errmsg.h"
 #include "keystore.h"
+#include "links.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -12,12 +13,16 @@
 
 bool peers_linked(const struct endpoint *self, const struct endpoint *other)
 {
-	return self != other && self->net == other->net && self->joined && other->joined;
+	return self != other && self->net == other->net && self->joined && other->joined &&
+	       !self->pending && !other->pending &&
+	       links_allow(self->net->opts.policy, self->key_ref, &self->links, other->key_ref,
+			   &other->links);
 }
 
 int peers_entry(const struct endpoint *self, const struct endpoint *other, struct wg_peer *out,
 		char *err)
 {
+	const char *psk_ref;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
@@ -30,9 +35,14 @@ int peers_entry(const struct endpoint *self, const struct endpoint *other, struc
 		out->allowedips[out->n_allowedips++] = addr_host(&other->addr4);
 	if (other->addr6.family)
 		out->allowedips[out->n_allowedips++] = addr_host(&other->addr6);
-	if (!self->net->opts.psk)
+	/* A named PSK is asked for explicitly, so it is used even where wg.psk=off. */
+	psk_ref = links_psk(self->key_ref, &self->links, other->key_ref, &other->links);
+	if (psk_ref)
+		ret = keystore_psk_ref_get(psk_ref, false, out->preshared_key, NULL);
+	else if (self->net->opts.psk)
+		ret = keystore_psk_get(self->key_ref, other->key_ref, true, out->preshared_key, NULL);
+	else
 		return 0;
-	ret = keystore_psk_get(self->key_ref, other->key_ref, true, out->preshared_key, NULL);
 	if (ret) {
 		sodium_memzero(out, sizeof(*out));
 		return errmsg_set(err, ret, "endpoint %.12s: preshared key for peer %.12s: %s",

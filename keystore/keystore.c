@@ -19,6 +19,7 @@
 #define KEY_FILE_MAX 256
 #define IDENTITY_SUFFIX ".key"
 #define LINK_SUFFIX ".psk"
+#define PSK_REF_SUFFIX ".psk"
 
 static char *key_dir;
 static __thread char last_error[PATH_MAX + 128];
@@ -166,6 +167,10 @@ int keystore_init(const char *dir)
 		ret = ensure_private_dir(sub);
 	if (!ret)
 		ret = format_path(sub, "%s/link", dir);
+	if (!ret)
+		ret = ensure_private_dir(sub);
+	if (!ret)
+		ret = format_path(sub, "%s/psk", dir);
 	if (!ret)
 		ret = ensure_private_dir(sub);
 	if (ret)
@@ -317,6 +322,19 @@ static int identity_path(char out[PATH_MAX], const char *ref)
 	return ret;
 }
 
+static int psk_ref_path(char out[PATH_MAX], const char *ref)
+{
+	int ret;
+
+	last_error[0] = '\0';
+	ret = check_ready();
+	if (!ret)
+		ret = check_ref(ref);
+	if (!ret)
+		ret = format_path(out, "%s/psk/%s" PSK_REF_SUFFIX, key_dir, ref);
+	return ret;
+}
+
 /* The smaller reference comes first so that both ends of a link name the same file. */
 static int link_path(char out[PATH_MAX], const char *a, const char *b)
 {
@@ -404,6 +422,41 @@ int keystore_psk_delete(const char *a, const char *b)
 	return key_file_delete(path);
 }
 
+int keystore_psk_ref_get(const char *ref, bool create, uint8_t psk[KEYSTORE_KEY_LEN], bool *created)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	if (created)
+		*created = false;
+	ret = psk_ref_path(path, ref);
+	if (ret)
+		return ret;
+	return key_file_get(path, create, generate_psk, psk, created);
+}
+
+int keystore_psk_ref_put(const char *ref, const uint8_t psk[KEYSTORE_KEY_LEN])
+{
+	char path[PATH_MAX];
+	int ret;
+
+	ret = psk_ref_path(path, ref);
+	if (ret)
+		return ret;
+	return key_file_store(path, psk);
+}
+
+int keystore_psk_ref_delete(const char *ref)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	ret = psk_ref_path(path, ref);
+	if (ret)
+		return ret;
+	return key_file_delete(path);
+}
+
 /* true when NAME is "<x>+<y>.psk" and REF is x or y. */
 static bool link_involves(const char *name, const char *ref)
 {
@@ -452,23 +505,63 @@ int keystore_psk_delete_all(const char *ref)
 	return ret;
 }
 
-static int identity_name_filter(const struct dirent *ent)
+/* true when NAME is "<ref><SUFFIX>" with a valid reference. */
+static bool ref_file_name(const char *name, const char *suffix)
 {
-	size_t len = strlen(ent->d_name), suffix = strlen(IDENTITY_SUFFIX);
+	size_t len = strlen(name), suffix_len = strlen(suffix);
 	char ref[KEYSTORE_REF_MAX + 1];
 
-	if (len <= suffix || len - suffix > KEYSTORE_REF_MAX ||
-	    strcmp(ent->d_name + len - suffix, IDENTITY_SUFFIX))
-		return 0;
-	memcpy(ref, ent->d_name, len - suffix);
-	ref[len - suffix] = '\0';
+	if (len <= suffix_len || len - suffix_len > KEYSTORE_REF_MAX ||
+	    strcmp(name + len - suffix_len, suffix))
+		return false;
+	memcpy(ref, name, len - suffix_len);
+	ref[len - suffix_len] = '\0';
 	return keystore_ref_valid(ref);
 }
 
+static int identity_name_filter(const struct dirent *ent)
+{
+	return ref_file_name(ent->d_name, IDENTITY_SUFFIX);
+}
+
+static int psk_ref_name_filter(const struct dirent *ent)
+{
+	return ref_file_name(ent->d_name, PSK_REF_SUFFIX);
+}
+
 /* Byte order, not the locale's collation, so the order is the same everywhere. */
-static int identity_name_cmp(const struct dirent **a, const struct dirent **b)
+static int key_name_cmp(const struct dirent **a, const struct dirent **b)
 {
 	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+/* Lists the key files of subdirectory SUB that FILTER accepts into *NAMES (free each and the
+ * array), in name order; writes the directory's path into DIR. Returns the count or -errno. */
+static int list_key_files(const char *sub, int (*filter)(const struct dirent *),
+			  char dir[PATH_MAX], struct dirent ***names)
+{
+	int n, ret;
+
+	last_error[0] = '\0';
+	ret = check_ready();
+	if (!ret)
+		ret = format_path(dir, "%s/%s", key_dir, sub);
+	if (ret)
+		return ret;
+	n = scandir(dir, names, filter, key_name_cmp);
+	if (n < 0) {
+		ret = -errno;
+		set_error("key directory %s: %s", dir, strerror(errno));
+		return ret;
+	}
+	return n;
+}
+
+static void free_names(struct dirent **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 }
 
 int keystore_identity_foreach(int (*fn)(const char *ref, const uint8_t pub[KEYSTORE_KEY_LEN],
@@ -478,20 +571,11 @@ int keystore_identity_foreach(int (*fn)(const char *ref, const uint8_t pub[KEYST
 	char dir[PATH_MAX], path[PATH_MAX], ref[KEYSTORE_REF_MAX + 1];
 	uint8_t priv[KEYSTORE_KEY_LEN], pub[KEYSTORE_KEY_LEN];
 	struct dirent **names = NULL;
-	int n, i, ret;
+	int n, i, ret = 0;
 
-	last_error[0] = '\0';
-	ret = check_ready();
-	if (!ret)
-		ret = format_path(dir, "%s/identity", key_dir);
-	if (ret)
-		return ret;
-	n = scandir(dir, &names, identity_name_filter, identity_name_cmp);
-	if (n < 0) {
-		ret = -errno;
-		set_error("key directory %s: %s", dir, strerror(errno));
-		return ret;
-	}
+	n = list_key_files("identity", identity_name_filter, dir, &names);
+	if (n < 0)
+		return n;
 	for (i = 0; i < n && !ret; i++) {
 		size_t ref_len = strlen(names[i]->d_name) - strlen(IDENTITY_SUFFIX);
 
@@ -511,8 +595,26 @@ int keystore_identity_foreach(int (*fn)(const char *ref, const uint8_t pub[KEYST
 		}
 	}
 	sodium_memzero(priv, sizeof(priv));
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	free_names(names, n);
+	return ret;
+}
+
+int keystore_psk_ref_foreach(int (*fn)(const char *ref, void *ctx), void *ctx)
+{
+	char dir[PATH_MAX], ref[KEYSTORE_REF_MAX + 1];
+	struct dirent **names = NULL;
+	int n, i, ret = 0;
+
+	n = list_key_files("psk", psk_ref_name_filter, dir, &names);
+	if (n < 0)
+		return n;
+	for (i = 0; i < n && !ret; i++) {
+		size_t ref_len = strlen(names[i]->d_name) - strlen(PSK_REF_SUFFIX);
+
+		memcpy(ref, names[i]->d_name, ref_len);
+		ref[ref_len] = '\0';
+		ret = fn(ref, ctx);
+	}
+	free_names(names, n);
 	return ret;
 }

@@ -5,6 +5,7 @@
  * Layout under the key directory (mode 0700):
  *   identity/<ref>.key     an endpoint's X25519 private key
  *   link/<a>+<b>.psk       the preshared key of the link between identities a and b (a < b)
+ *   psk/<ref>.psk          a preshared key named by the operator, which links may name instead
  * Each file holds the key in base64 and a newline (as `wg genkey` prints it), mode 0600, and is
  * written atomically (temp file, fsync, rename, fsync of the directory).
  *
@@ -49,6 +50,16 @@ int keystore_psk_get(const char *a, const char *b, bool create, uint8_t psk[KEYS
 int keystore_psk_delete(const char *a, const char *b);
 /* Deletes every PSK of links that involve identity REF; 0 when none. */
 int keystore_psk_delete_all(const char *ref);
+
+/* The named preshared key REF (psk/<ref>.psk); CREATE and CREATED as for keystore_identity_get. */
+int keystore_psk_ref_get(const char *ref, bool create, uint8_t psk[KEYSTORE_KEY_LEN], bool *created);
+/* Stores PSK as the named preshared key REF, replacing any existing one. Borrows PSK. */
+int keystore_psk_ref_put(const char *ref, const uint8_t psk[KEYSTORE_KEY_LEN]);
+/* Deletes the named preshared key REF; 0 when absent. */
+int keystore_psk_ref_delete(const char *ref);
+/* Calls FN(ref, ctx) for every named preshared key, in name order; stops at and returns FN's
+ * first non-zero value. */
+int keystore_psk_ref_foreach(int (*fn)(const char *ref, void *ctx), void *ctx);
 
 /* Calls FN(ref, public_key, ctx) for every stored identity, in name order; stops at and returns
  * FN's first non-zero value. */

@@ -130,6 +130,27 @@ static int device_get(const struct wg_link_ref *ref, struct wg_device *out)
 	return 0;
 }
 
+static int device_set(const struct wg_link_ref *ref, const struct wg_device *dev)
+{
+	struct fake_link *l = fake_link_find(ref->ifname);
+	struct wg_peer *peers;
+
+	if (!l)
+		return -ENODEV;
+	peers = calloc(dev->n_peers + 1, sizeof(*peers));
+	if (!peers)
+		return -ENOMEM;
+	if (dev->n_peers)
+		memcpy(peers, dev->peers, dev->n_peers * sizeof(*peers));
+	free(l->dev.peers);
+	l->dev.peers = peers;
+	l->dev.n_peers = dev->n_peers;
+	l->dev.listen_port = dev->listen_port;
+	if (dev->has_private_key)
+		memcpy(l->dev.private_key, dev->private_key, WG_KEY_LEN);
+	return 0;
+}
+
 static bool link_exists(const struct wg_link_ref *ref)
 {
 	return fake_link_find(ref->ifname) != NULL;
@@ -143,4 +164,5 @@ const struct backend_ops fake_backend = {
 	.peer_remove = peer_remove,
 	.device_get = device_get,
 	.link_exists = link_exists,
+	.device_set = device_set,
 };

@@ -100,6 +100,7 @@ UNIT_TEST(init_creates_private_directories)
 	CHECK_EQ_INT(mode_of(key_root), 0700);
 	CHECK_EQ_INT(mode_of(key_path("identity")), 0700);
 	CHECK_EQ_INT(mode_of(key_path("link")), 0700);
+	CHECK_EQ_INT(mode_of(key_path("psk")), 0700);
 	CHECK_EQ_INT(keystore_init(key_root), 0);
 	CHECK(!strcmp(keystore_error(), ""));
 	umask(old_umask);
@@ -459,6 +460,47 @@ UNIT_TEST(identity_foreach_in_name_order)
 	teardown();
 }
 
+static int record_psk_ref(const char *ref, void *ctx)
+{
+	struct seen *seen = ctx;
+
+	snprintf(seen->refs[seen->n++], sizeof(seen->refs[0]), "%s", ref);
+	return 0;
+}
+
+UNIT_TEST(named_psks)
+{
+	uint8_t key[KEYSTORE_KEY_LEN], again[KEYSTORE_KEY_LEN], link[KEYSTORE_KEY_LEN];
+	struct seen seen = { .n = 0 };
+	bool created = false;
+
+	setup_keystore();
+	CHECK_EQ_INT(keystore_psk_ref_get("shared", false, key, NULL), -ENOENT);
+	CHECK_EQ_INT(keystore_psk_ref_get("shared", true, key, &created), 0);
+	CHECK(created);
+	CHECK_EQ_INT(mode_of(key_path("psk/shared.psk")), 0600);
+	CHECK_EQ_INT(keystore_psk_ref_get("shared", true, again, &created), 0);
+	CHECK(!created && !memcmp(key, again, KEYSTORE_KEY_LEN));
+	/* A named PSK and the generated key of a link are different files. */
+	CHECK_EQ_INT(keystore_psk_get("a", "b", true, link, NULL), 0);
+	CHECK(memcmp(key, link, KEYSTORE_KEY_LEN));
+	decode(key, WG_PRIVATE);
+	CHECK_EQ_INT(keystore_psk_ref_put("imported", key), 0);
+	CHECK_EQ_INT(keystore_psk_ref_get("imported", false, again, NULL), 0);
+	CHECK(!memcmp(key, again, KEYSTORE_KEY_LEN));
+	write_text("psk/.x.psk.tmp", "leftover", 0600);
+	write_text("psk/Bad.psk", "not a ref", 0600);
+	CHECK_EQ_INT(keystore_psk_ref_foreach(record_psk_ref, &seen), 0);
+	CHECK_EQ_INT(seen.n, 2);
+	CHECK(!strcmp(seen.refs[0], "imported") && !strcmp(seen.refs[1], "shared"));
+	CHECK_EQ_INT(keystore_psk_ref_delete("shared"), 0);
+	CHECK_EQ_INT(keystore_psk_ref_delete("shared"), 0);
+	CHECK_EQ_INT(keystore_psk_ref_get("shared", false, key, NULL), -ENOENT);
+	CHECK_EQ_INT(keystore_psk_ref_get("../link/a+b", false, key, NULL), -EINVAL);
+	CHECK_STR_CONTAINS(keystore_error(), "key reference \"../link/a+b\"");
+	teardown();
+}
+
 static void *fail_in_thread(void *arg)
 {
 	uint8_t key[KEYSTORE_KEY_LEN];
@@ -491,4 +533,5 @@ UNIT_MAIN("keystore", UNIT_CASE(init_creates_private_directories),
 	  UNIT_CASE(wrong_mode_is_refused), UNIT_CASE(failed_write_keeps_old_key),
 	  UNIT_CASE(references), UNIT_CASE(psk_is_shared_by_both_ends),
 	  UNIT_CASE(psk_delete_all_removes_only_that_identity), UNIT_CASE(public_key_matches_wg),
-	  UNIT_CASE(identity_foreach_in_name_order), UNIT_CASE(error_is_per_thread))
+	  UNIT_CASE(identity_foreach_in_name_order), UNIT_CASE(named_psks),
+	  UNIT_CASE(error_is_per_thread))

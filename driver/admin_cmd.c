@@ -1,0 +1,410 @@
+// SPDX-License-Identifier: MIT
+#include "admin_cmd.h"
+
+#include "endpoint.h"
+#include "errmsg.h"
+#include "keystore.h"
+#include "links.h"
+#include "log.h"
+#include "peers.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define B64_LEN sodium_base64_ENCODED_LEN(KEYSTORE_KEY_LEN, sodium_base64_VARIANT_ORIGINAL)
+
+enum key_kind { KIND_NONE, KIND_IDENTITY, KIND_PSK };
+
+struct request {
+	const char *command;
+	enum key_kind kind;
+	const char *ref;
+	const char *key; /* base64, import only */
+};
+
+int admin_text_printf(struct admin_text *t, const char *fmt, ...)
+{
+	va_list ap;
+	char *grown;
+	size_t cap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -EINVAL;
+	if (t->len + (size_t)n + 1 > t->cap) {
+		size_t len = t->len;
+
+		cap = (len + (size_t)n + 1) * 2;
+		/* Not realloc: the old block may hold a secret and must be wiped, not left. */
+		grown = malloc(cap);
+		if (!grown)
+			return -ENOMEM;
+		if (t->data)
+			memcpy(grown, t->data, len);
+		admin_text_free(t);
+		t->data = grown;
+		t->len = len;
+		t->cap = cap;
+	}
+	va_start(ap, fmt);
+	vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	t->len += (size_t)n;
+	return 0;
+}
+
+void admin_text_free(struct admin_text *t)
+{
+	if (t->data)
+		sodium_memzero(t->data, t->cap);
+	free(t->data);
+	t->data = NULL;
+	t->len = t->cap = 0;
+}
+
+static const char *kind_name(enum key_kind kind)
+{
+	return kind == KIND_PSK ? "preshared key" : "identity";
+}
+
+static int key_get(enum key_kind kind, const char *ref, bool create, uint8_t *key, bool *created)
+{
+	return kind == KIND_PSK ? keystore_psk_ref_get(ref, create, key, created)
+				: keystore_identity_get(ref, create, key, created);
+}
+
+/* 0 when the key exists, -ENOENT when not, else -errno with the reason in ERR. */
+static int key_exists(enum key_kind kind, const char *ref, char *err)
+{
+	uint8_t key[KEYSTORE_KEY_LEN];
+	int ret = key_get(kind, ref, false, key, NULL);
+
+	sodium_memzero(key, sizeof(key));
+	if (ret && ret != -ENOENT)
+		errmsg_set(err, ret, "%s %s: %s", kind_name(kind), ref, keystore_error());
+	return ret;
+}
+
+static int print_public(struct admin_text *out, const uint8_t priv[KEYSTORE_KEY_LEN])
+{
+	uint8_t pub[KEYSTORE_KEY_LEN];
+	char b64[B64_LEN];
+
+	keystore_public_key(pub, priv);
+	sodium_bin2base64(b64, sizeof(b64), pub, sizeof(pub), sodium_base64_VARIANT_ORIGINAL);
+	return admin_text_printf(out, "%s\n", b64);
+}
+
+/* The live endpoint that uses the key, as its identity or through a link's named PSK. */
+static const struct endpoint *key_user(enum key_kind kind, const char *ref)
+{
+	for (struct network *n = network_first(); n; n = n->next) {
+		for (const struct endpoint *ep = n->endpoints; ep; ep = ep->next) {
+			if (kind == KIND_IDENTITY && !strcmp(ep->key_ref, ref))
+				return ep;
+			for (size_t i = 0; kind == KIND_PSK && i < ep->links.n; i++)
+				if (!strcmp(ep->links.v[i].psk, ref))
+					return ep;
+		}
+	}
+	return NULL;
+}
+
+static int list_identity(const char *ref, const uint8_t pub[KEYSTORE_KEY_LEN], void *ctx)
+{
+	char b64[B64_LEN];
+
+	sodium_bin2base64(b64, sizeof(b64), pub, KEYSTORE_KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
+	return admin_text_printf(ctx, "identity %s %s\n", ref, b64);
+}
+
+static int list_psk(const char *ref, void *ctx)
+{
+	return admin_text_printf(ctx, "psk %s\n", ref);
+}
+
+static int cmd_list(const struct request *r, struct admin_text *out, char *err)
+{
+	int ret = keystore_identity_foreach(list_identity, out);
+
+	if (!ret)
+		ret = keystore_psk_ref_foreach(list_psk, out);
+	if (ret)
+		return errmsg_set(err, ret, "list: %s",
+				  ret == -ENOMEM ? "out of memory" : keystore_error());
+	return 0;
+}
+
+struct pair {
+	char a[KEYSTORE_REF_MAX + 1], b[KEYSTORE_REF_MAX + 1];
+};
+
+struct pairs {
+	struct pair *v;
+	size_t n;
+};
+
+/* Adds the link A–B once, whichever end declared it. */
+static int pairs_add(struct pairs *p, const char *a, const char *b)
+{
+	struct pair *grown;
+
+	if (strcmp(a, b) > 0) {
+		const char *t = a;
+
+		a = b;
+		b = t;
+	}
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->v[i].a, a) && !strcmp(p->v[i].b, b))
+			return 0;
+	grown = realloc(p->v, (p->n + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	p->v = grown;
+	snprintf(p->v[p->n].a, sizeof(p->v[p->n].a), "%s", a);
+	snprintf(p->v[p->n].b, sizeof(p->v[p->n].b), "%s", b);
+	p->n++;
+	return 0;
+}
+
+static const struct endpoint *endpoint_by_key(const struct network *n, const char *ref)
+{
+	for (const struct endpoint *ep = n->endpoints; ep; ep = ep->next)
+		if (!strcmp(ep->key_ref, ref))
+			return ep;
+	return NULL;
+}
+
+/* The links of network N: declared ones, and under mesh every pair of resolved endpoints. */
+static int network_pairs(const struct network *n, struct pairs *p)
+{
+	int ret = 0;
+
+	for (const struct endpoint *ep = n->endpoints; ep && !ret; ep = ep->next) {
+		for (size_t i = 0; i < ep->links.n && !ret; i++)
+			ret = pairs_add(p, ep->key_ref, ep->links.v[i].peer);
+		for (const struct endpoint *o = ep->next; o && !ret; o = o->next)
+			if (n->opts.policy == NETWORK_POLICY_MESH && !ep->pending && !o->pending)
+				ret = pairs_add(p, ep->key_ref, o->key_ref);
+	}
+	return ret;
+}
+
+/* One line per link: network, the two identities, the PSK it uses, active or waiting. */
+static int print_pair(const struct network *n, const struct pair *pr, struct admin_text *out)
+{
+	static const struct link_set none;
+	const struct endpoint *ea = endpoint_by_key(n, pr->a), *eb = endpoint_by_key(n, pr->b);
+	const char *psk = links_psk(pr->a, ea ? &ea->links : &none, pr->b, eb ? &eb->links : &none);
+	bool active = ea && eb && peers_linked(ea, eb);
+
+	if (psk)
+		return admin_text_printf(out, "%.12s %s %s %s %s\n", n->id, pr->a, pr->b, psk,
+					 active ? "active" : "waiting");
+	return admin_text_printf(out, "%.12s %s %s %s%s%s %s\n", n->id, pr->a, pr->b,
+				 n->opts.psk ? pr->a : "none", n->opts.psk ? "+" : "",
+				 n->opts.psk ? pr->b : "", active ? "active" : "waiting");
+}
+
+static int cmd_links(const struct request *r, struct admin_text *out, char *err)
+{
+	struct pairs p = { 0 };
+	int ret = 0;
+
+	for (const struct network *n = network_first(); n && !ret; n = n->next) {
+		p.n = 0;
+		ret = network_pairs(n, &p);
+		for (size_t i = 0; i < p.n && !ret; i++)
+			ret = print_pair(n, &p.v[i], out);
+	}
+	free(p.v);
+	if (ret)
+		return errmsg_set(err, ret, "links: out of memory");
+	return 0;
+}
+
+static int cmd_generate(const struct request *r, struct admin_text *out, char *err)
+{
+	uint8_t key[KEYSTORE_KEY_LEN];
+	bool created = false;
+	int ret;
+
+	ret = key_get(r->kind, r->ref, true, key, &created);
+	if (ret)
+		errmsg_set(err, ret, "%s %s: %s", kind_name(r->kind), r->ref, keystore_error());
+	else if (!created)
+		ret = errmsg_set(err, -EEXIST, "%s %s exists already (delete it first)",
+				 kind_name(r->kind), r->ref);
+	else if (r->kind == KIND_IDENTITY)
+		ret = print_public(out, key);
+	sodium_memzero(key, sizeof(key));
+	if (!ret)
+		log_info("wgctl: generated %s %s", kind_name(r->kind), r->ref);
+	return ret;
+}
+
+/* Decodes a base64 key, as wg genkey and genpsk print it, trailing whitespace allowed. */
+static int decode_key(const char *text, uint8_t key[KEYSTORE_KEY_LEN])
+{
+	size_t len = text ? strlen(text) : 0, out_len = 0;
+	const char *end = NULL;
+
+	while (len && strchr(" \t\r\n", text[len - 1]))
+		len--;
+	if (len != B64_LEN - 1 ||
+	    sodium_base642bin(key, KEYSTORE_KEY_LEN, text, len, NULL, &out_len, &end,
+			      sodium_base64_VARIANT_ORIGINAL) ||
+	    out_len != KEYSTORE_KEY_LEN || end != text + len) {
+		sodium_memzero(key, KEYSTORE_KEY_LEN);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int cmd_import(const struct request *r, struct admin_text *out, char *err)
+{
+	uint8_t key[KEYSTORE_KEY_LEN];
+	int ret;
+
+	ret = key_exists(r->kind, r->ref, err);
+	if (!ret)
+		return errmsg_set(err, -EEXIST, "%s %s exists already (delete it first)",
+				  kind_name(r->kind), r->ref);
+	if (ret != -ENOENT)
+		return ret;
+	if (decode_key(r->key, key))
+		return errmsg_set(err, -EINVAL,
+				  "import %s: expected a base64 32-byte key on stdin "
+				  "(as wg genkey or wg genpsk print it)",
+				  r->ref);
+	ret = r->kind == KIND_PSK ? keystore_psk_ref_put(r->ref, key)
+				  : keystore_identity_put(r->ref, key);
+	if (ret)
+		errmsg_set(err, ret, "%s %s: %s", kind_name(r->kind), r->ref, keystore_error());
+	else if (r->kind == KIND_IDENTITY)
+		ret = print_public(out, key);
+	sodium_memzero(key, sizeof(key));
+	if (!ret)
+		log_info("wgctl: imported %s %s", kind_name(r->kind), r->ref);
+	return ret;
+}
+
+static int cmd_delete(const struct request *r, struct admin_text *out, char *err)
+{
+	const struct endpoint *user = key_user(r->kind, r->ref);
+	int ret;
+
+	if (user)
+		return errmsg_set(err, -EBUSY, "%s %s is in use by endpoint %.12s on network %.12s",
+				  kind_name(r->kind), r->ref, user->id, user->net->id);
+	ret = key_exists(r->kind, r->ref, err);
+	if (ret == -ENOENT)
+		return errmsg_set(err, ret, "no %s %s", kind_name(r->kind), r->ref);
+	if (ret)
+		return ret;
+	/* An identity's link keys go with it: a new key under the same name starts afresh. */
+	if (r->kind == KIND_PSK)
+		ret = keystore_psk_ref_delete(r->ref);
+	else
+		ret = keystore_psk_delete_all(r->ref);
+	if (!ret && r->kind == KIND_IDENTITY)
+		ret = keystore_identity_delete(r->ref);
+	if (ret)
+		return errmsg_set(err, ret, "%s %s: %s", kind_name(r->kind), r->ref,
+				  keystore_error());
+	log_info("wgctl: deleted %s %s", kind_name(r->kind), r->ref);
+	return 0;
+}
+
+static int cmd_export(const struct request *r, struct admin_text *out, char *err)
+{
+	uint8_t key[KEYSTORE_KEY_LEN];
+	char b64[B64_LEN];
+	int ret;
+
+	ret = key_get(r->kind, r->ref, false, key, NULL);
+	if (ret == -ENOENT)
+		return errmsg_set(err, ret, "no %s %s", kind_name(r->kind), r->ref);
+	if (ret)
+		return errmsg_set(err, ret, "%s %s: %s", kind_name(r->kind), r->ref,
+				  keystore_error());
+	sodium_bin2base64(b64, sizeof(b64), key, sizeof(key), sodium_base64_VARIANT_ORIGINAL);
+	ret = admin_text_printf(out, "%s\n", b64);
+	sodium_memzero(b64, sizeof(b64));
+	sodium_memzero(key, sizeof(key));
+	if (ret)
+		return errmsg_set(err, ret, "out of memory");
+	log_info("wgctl: exported %s %s", kind_name(r->kind), r->ref);
+	return 0;
+}
+
+static const struct command {
+	const char *name;
+	int (*run)(const struct request *r, struct admin_text *out, char *err);
+	bool takes_key; /* kind and reference */
+	bool reads_key; /* a key line follows */
+} commands[] = {
+	{ "list", cmd_list, false, false },
+	{ "links", cmd_links, false, false },
+	{ "generate", cmd_generate, true, false },
+	{ "import", cmd_import, true, true },
+	{ "delete", cmd_delete, true, false },
+	{ "export", cmd_export, true, false },
+};
+
+/* Splits "<command>[ <kind> <ref>]\n[<key>\n]" in place. */
+static int parse_request(char *text, struct request *r, const struct command **cmd, char *err)
+{
+	char *line2 = strchr(text, '\n'), *kind, *save = NULL;
+
+	memset(r, 0, sizeof(*r));
+	if (line2)
+		*line2++ = '\0';
+	r->command = strtok_r(text, " ", &save);
+	kind = strtok_r(NULL, " ", &save);
+	r->ref = strtok_r(NULL, " ", &save);
+	r->key = line2;
+	*cmd = NULL;
+	for (size_t i = 0; r->command && i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, r->command))
+			*cmd = &commands[i];
+	if (!*cmd)
+		return errmsg_set(err, -EINVAL,
+				  "unknown command \"%.40s\"; known: list, links, "
+				  "generate, import, delete, export",
+				  r->command ? r->command : "");
+	if (!(*cmd)->takes_key)
+		return kind ? errmsg_set(err, -EINVAL, "%s takes no argument", r->command) : 0;
+	if (kind && !strcmp(kind, "identity"))
+		r->kind = KIND_IDENTITY;
+	else if (kind && !strcmp(kind, "psk"))
+		r->kind = KIND_PSK;
+	else
+		return errmsg_set(err, -EINVAL, "%s: expected identity or psk, then a reference",
+				  r->command);
+	if (!r->ref || strtok_r(NULL, " ", &save))
+		return errmsg_set(err, -EINVAL, "%s: expected one reference", r->command);
+	return links_check_ref(r->ref, r->command, err);
+}
+
+int admin_cmd_run(char *req, struct admin_text *out, char *err)
+{
+	const struct command *cmd;
+	struct request r;
+	int ret;
+
+	ret = parse_request(req, &r, &cmd, err);
+	if (ret)
+		return ret;
+	if (cmd->reads_key && !r.key)
+		return errmsg_set(err, -EINVAL, "%s: no key given", r.command);
+	return cmd->run(&r, out, err);
+}

@@ -1,0 +1,579 @@
+// SPDX-License-Identifier: MIT
+#include "engine.h"
+
+#include "api.h"
+#include "endpoint.h"
+#include "errmsg.h"
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A container inspect waits for the container's start to end, which waits for our Join. */
+#define ENGINE_TIMEOUT_MS  30000
+#define ENGINE_REPLY_MAX   (8 << 20)
+#define ENGINE_TARGETS_MAX 64
+#define ENGINE_NAME_MAX	   255
+/* Attempts are logged the first time and then every this many (about a minute apart). */
+#define ENGINE_LOG_EVERY 12
+
+static const unsigned backoff_ms[] = { 100, 250, 500, 1000, 2000, 5000 };
+
+struct job {
+	char nid[NETWORK_ID_LEN + 1];
+	char eid[NETWORK_ID_LEN + 1];
+	unsigned attempts;
+	struct timespec due; /* CLOCK_MONOTONIC */
+	struct job *next;
+};
+
+/* What the engine says about a container that an endpoint links to. */
+struct target {
+	char name[ENGINE_NAME_MAX + 1];
+	/* its wireguard.key label, with a byte more so that a longer one stays invalid */
+	char key[KEYSTORE_REF_MAX + 2];
+	char eid[NETWORK_ID_LEN + 1]; /* its endpoint on the network, "" when not on it */
+};
+
+static char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t queue_cond;
+static struct job *queue; /* by due time */
+static bool running, stopping;
+static int stop_pipe[2] = { -1, -1 };
+static pthread_t thread;
+
+static struct timespec now_plus(unsigned ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* Queues JOB by its due time; the caller holds queue_lock. */
+static void queue_insert(struct job *job)
+{
+	struct job **p = &queue;
+
+	while (*p && !before(&job->due, &(*p)->due))
+		p = &(*p)->next;
+	job->next = *p;
+	*p = job;
+	pthread_cond_signal(&queue_cond);
+}
+
+/* Called by endpoint_join with the API lock held: only the queue's own lock is taken here. */
+static void request_resolution(const struct endpoint *ep)
+{
+	struct job *job;
+
+	pthread_mutex_lock(&queue_lock);
+	for (job = queue; job; job = job->next)
+		if (!strcmp(job->eid, ep->id) && !strcmp(job->nid, ep->net->id))
+			break;
+	if (!job) {
+		job = calloc(1, sizeof(*job));
+		if (job) {
+			memcpy(job->nid, ep->net->id, NETWORK_ID_LEN);
+			memcpy(job->eid, ep->id, NETWORK_ID_LEN);
+			job->due = now_plus(0);
+			queue_insert(job);
+		} else {
+			log_error("endpoint %.12s: out of memory; it stays without peers", ep->id);
+		}
+	}
+	pthread_mutex_unlock(&queue_lock);
+}
+
+/* Reads from FD until EOF into *BUF (new, NUL-terminated) within ENGINE_TIMEOUT_MS; a byte on the
+ * stop pipe cancels. */
+static int read_all(int fd, char **buf, size_t *len)
+{
+	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
+				 { .fd = stop_pipe[0], .events = POLLIN } };
+	struct timespec deadline = now_plus(ENGINE_TIMEOUT_MS), t;
+	size_t cap = 0;
+	char *grown;
+	ssize_t n;
+	int ms;
+
+	*buf = NULL;
+	*len = 0;
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		ms = (int)((deadline.tv_sec - t.tv_sec) * 1000 +
+			   (deadline.tv_nsec - t.tv_nsec) / 1000000);
+		if (ms <= 0)
+			return -ETIMEDOUT;
+		n = poll(pfd, 2, ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (pfd[1].revents)
+			return -ECANCELED;
+		if (!n)
+			continue;
+		if (cap - *len < 4096) {
+			if (cap >= ENGINE_REPLY_MAX)
+				return -EFBIG;
+			cap = cap ? cap * 2 : 16384;
+			grown = realloc(*buf, cap + 1);
+			if (!grown)
+				return -ENOMEM;
+			*buf = grown;
+		}
+		n = recv(fd, *buf + *len, cap - *len, 0);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -errno;
+		if (!n)
+			break;
+		*len += (size_t)n;
+	}
+	if (!*buf && !(*buf = malloc(1)))
+		return -ENOMEM;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+/* Splits an HTTP/1.x reply TEXT into its status and body. A chunked body is refused: the engine
+ * does not chunk its answer to an HTTP/1.0 request. */
+static int parse_reply(char *text, size_t len, int *status, const char **body, size_t *body_len)
+{
+	char *end = strstr(text, "\r\n\r\n");
+	char *te;
+
+	if (strncmp(text, "HTTP/1.", 7) || len < 12 || !end)
+		return -EPROTO;
+	*end = '\0';
+	te = strcasestr(text, "\r\nTransfer-Encoding:");
+	if (te && strcasestr(te, "chunked"))
+		return -EPROTO;
+	*status = atoi(text + 9);
+	*body = end + 4;
+	*body_len = len - (size_t)(end + 4 - text);
+	return 0;
+}
+
+/* GET PATH from the engine: its status in *STATUS and, for a 200, its JSON body in *OUT (new). */
+static int engine_get(const char *path, int *status, json_t **out)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char request[512], *reply = NULL;
+	const char *body;
+	size_t len = 0, body_len;
+	json_error_t jerr;
+	int fd, n, ret;
+
+	*out = NULL;
+	n = snprintf(request, sizeof(request),
+		     "GET %s HTTP/1.0\r\nHost: docker\r\nUser-Agent: wireguard-driver\r\n\r\n",
+		     path);
+	if (n < 0 || n >= (int)sizeof(request))
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    send(fd, request, (size_t)n, MSG_NOSIGNAL) != n) {
+		ret = -errno;
+		goto out;
+	}
+	ret = read_all(fd, &reply, &len);
+	if (!ret)
+		ret = parse_reply(reply, len, status, &body, &body_len);
+	if (!ret && *status == 200) {
+		*out = json_loadb(body, body_len, 0, &jerr);
+		if (!*out)
+			ret = -EPROTO;
+	}
+out:
+	free(reply);
+	close(fd);
+	return ret;
+}
+
+/* The name of the network (*NAME) and the ID of the container (*CID) that has endpoint EID in
+ * NET, a GET /networks/{id} answer. -ENOENT until the engine lists it under its container: while
+ * the sandbox is being set up the key is "ep-<endpoint ID>". Borrowed from NET. */
+static int network_container(const json_t *net, const char *eid, const char **name,
+			     const char **cid)
+{
+	const json_t *v;
+	const char *key;
+
+	*name = json_string_value(json_object_get(net, "Name"));
+	json_object_foreach((json_t *)json_object_get(net, "Containers"), key, v) {
+		const char *e = json_string_value(json_object_get(v, "EndpointID"));
+
+		if (e && !strcmp(e, eid) && *name && strlen(key) == NETWORK_ID_LEN &&
+		    strspn(key, "0123456789abcdef") == NETWORK_ID_LEN) {
+			*cid = key;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Label LABEL of container C (a GET /containers/{id}/json answer), or NULL. Borrowed. */
+static const char *container_label(const json_t *c, const char *label)
+{
+	return json_string_value(
+		json_object_get(json_object_get(json_object_get(c, "Config"), "Labels"), label));
+}
+
+/* C's settings on network NETNAME, or NULL when it is not on it. Borrowed. */
+static const json_t *container_network(const json_t *c, const char *netname)
+{
+	return json_object_get(json_object_get(json_object_get(c, "NetworkSettings"), "Networks"),
+			       netname);
+}
+
+static bool name_char(char c, bool first)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (!first && (c == '_' || c == '.' || c == '-'));
+}
+
+/* Docker's container names, [a-zA-Z0-9][a-zA-Z0-9_.-]*: safe in a URL path. */
+static bool container_name_valid(const char *s, size_t len)
+{
+	if (!len || len > ENGINE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!name_char(s[i], i == 0))
+			return false;
+	return true;
+}
+
+/* Adds the container a link names to T (*N used), once. A link is "<name>:<alias>" on a
+ * user-defined network and "/<name>:/<self>/<alias>" in HostConfig.Links. */
+static void add_target(const char *link, struct target *t, size_t *n)
+{
+	const char *name = link[0] == '/' ? link + 1 : link;
+	const char *colon = strchr(name, ':');
+	size_t len = colon ? (size_t)(colon - name) : strlen(name);
+
+	if (!container_name_valid(name, len)) {
+		log_warn("engine: link \"%.80s\": not a container name; ignored", link);
+		return;
+	}
+	for (size_t i = 0; i < *n; i++)
+		if (strlen(t[i].name) == len && !strncmp(t[i].name, name, len))
+			return;
+	if (*n == ENGINE_TARGETS_MAX) {
+		log_warn("engine: more than %d linked containers; \"%.80s\" ignored",
+			 ENGINE_TARGETS_MAX, link);
+		return;
+	}
+	memset(&t[*n], 0, sizeof(t[*n]));
+	memcpy(t[*n].name, name, len);
+	(*n)++;
+}
+
+/* The containers C links to on network NETNAME, into T (ENGINE_TARGETS_MAX); returns how many. */
+static size_t container_targets(const json_t *c, const char *netname, struct target *t)
+{
+	const json_t *lists[2] = {
+		json_object_get(container_network(c, netname), "Links"),
+		json_object_get(json_object_get(c, "HostConfig"), "Links"),
+	};
+	const json_t *v;
+	size_t n = 0, i;
+
+	for (size_t l = 0; l < 2; l++)
+		json_array_foreach((json_t *)lists[l], i, v)
+			if (json_is_string(v))
+				add_target(json_string_value(v), t, &n);
+	return n;
+}
+
+/* Fills T's key and endpoint on NETNAME from its inspect answer C. */
+static void target_fill(struct target *t, const json_t *c, const char *netname)
+{
+	const char *key = container_label(c, ENGINE_LABEL_KEY);
+	const char *eid =
+		json_string_value(json_object_get(container_network(c, netname), "EndpointID"));
+
+	snprintf(t->key, sizeof(t->key), "%s", key ? key : "");
+	if (eid && strlen(eid) == NETWORK_ID_LEN)
+		memcpy(t->eid, eid, NETWORK_ID_LEN + 1);
+}
+
+/* The identity T stands for on NET: its endpoint's once resolved, else what it will be. */
+static const char *target_ref(const struct network *net, const struct target *t)
+{
+	const struct endpoint *o = endpoint_find(net, t->eid);
+
+	if (o && !o->pending)
+		return o->key_ref;
+	return t->key[0] ? t->key : t->eid;
+}
+
+/* With the API lock held: resolves endpoint EID of network NID from what its container says. */
+static void apply(const char *nid, const char *eid, const char *key, const char *links_label,
+		  const struct target *t, size_t n)
+{
+	struct network *net = network_find(nid);
+	struct endpoint *ep = net ? endpoint_find(net, eid) : NULL;
+	struct link_set links = { 0 };
+	char err[ERRMSG_LEN];
+	const char *ref;
+	int ret;
+
+	if (!ep || !ep->pending)
+		return;
+	ret = links_parse(links_label ? links_label : "", key ? key : ep->key_ref,
+			  "label " ENGINE_LABEL_LINKS, &links, err);
+	for (size_t i = 0; !ret && i < n; i++) {
+		ref = target_ref(net, &t[i]);
+		if (!keystore_ref_valid(ref) || !strcmp(ref, key ? key : ep->key_ref)) {
+			log_warn("endpoint %.12s: link to container %s: no usable key reference; "
+				 "ignored", eid, t[i].name);
+			continue;
+		}
+		ret = links_add(&links, ref, NULL);
+		if (ret)
+			errmsg_set(err, ret, "links: %s", strerror(-ret));
+	}
+	if (!ret)
+		ret = endpoint_resolve(ep, key, &links, err);
+	if (ret)
+		log_error("endpoint %.12s: %s; it stays without peers", eid, err);
+	links_free(&links);
+}
+
+/* Inspects each target's container. -EAGAIN when the engine did not answer. */
+static int inspect_targets(struct target *t, size_t n, const char *netname)
+{
+	char path[ENGINE_NAME_MAX + 32];
+	json_t *c;
+	int status, ret;
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/containers/%.255s/json", t[i].name);
+		ret = engine_get(path, &status, &c);
+		if (ret)
+			return ret == -ECANCELED ? ret : -EAGAIN;
+		if (c)
+			target_fill(&t[i], c, netname);
+		else
+			log_warn("engine: linked container %s: HTTP %d; ignored", t[i].name,
+				 status);
+		json_decref(c);
+	}
+	return 0;
+}
+
+static bool still_waiting(const struct job *job)
+{
+	struct network *net;
+	struct endpoint *ep;
+	bool waiting;
+
+	api_lock();
+	net = network_find(job->nid);
+	ep = net ? endpoint_find(net, job->eid) : NULL;
+	waiting = ep && ep->pending && ep->joined;
+	api_unlock();
+	return waiting;
+}
+
+/* One attempt at JOB: 0 when done (resolved, failed for good, or no longer waiting), -EAGAIN to
+ * try again later, -ECANCELED when stopping. */
+static int resolve(const struct job *job)
+{
+	struct target targets[ENGINE_TARGETS_MAX];
+	json_t *net = NULL, *ctr = NULL;
+	const char *netname, *cid;
+	char path[NETWORK_ID_LEN + 32];
+	size_t n = 0;
+	int status, ret;
+
+	if (!still_waiting(job))
+		return 0;
+	snprintf(path, sizeof(path), "/networks/%s", job->nid);
+	ret = engine_get(path, &status, &net);
+	if (!ret && !net)
+		ret = status == 404 ? 0 : -EAGAIN;
+	if (!ret && net && network_container(net, job->eid, &netname, &cid))
+		ret = -EAGAIN; /* the engine lists it once the start is over */
+	if (ret || !net)
+		goto out;
+	/* Not found is tried again too: the endpoint's Leave ends the wait if it is gone. */
+	snprintf(path, sizeof(path), "/containers/%.64s/json", cid);
+	ret = engine_get(path, &status, &ctr);
+	if (!ret && !ctr)
+		ret = -EAGAIN;
+	if (ret || !ctr)
+		goto out;
+	n = container_targets(ctr, netname, targets);
+	ret = inspect_targets(targets, n, netname);
+	if (ret)
+		goto out;
+	api_lock();
+	apply(job->nid, job->eid, container_label(ctr, ENGINE_LABEL_KEY),
+	      container_label(ctr, ENGINE_LABEL_LINKS), targets, n);
+	api_unlock();
+out:
+	json_decref(ctr);
+	json_decref(net);
+	if (ret && ret != -ECANCELED && ret != -EAGAIN)
+		ret = -EAGAIN;
+	return ret;
+}
+
+static void *resolver_main(void *arg)
+{
+	struct timespec now;
+	struct job *job;
+	unsigned delay;
+	int ret;
+
+	pthread_mutex_lock(&queue_lock);
+	while (!stopping) {
+		now = now_plus(0);
+		if (!queue) {
+			pthread_cond_wait(&queue_cond, &queue_lock);
+			continue;
+		}
+		if (before(&now, &queue->due)) {
+			pthread_cond_timedwait(&queue_cond, &queue_lock, &queue->due);
+			continue;
+		}
+		job = queue;
+		queue = job->next;
+		pthread_mutex_unlock(&queue_lock);
+		ret = resolve(job);
+		pthread_mutex_lock(&queue_lock);
+		if (ret != -EAGAIN || stopping) {
+			free(job);
+			continue;
+		}
+		if (job->attempts % ENGINE_LOG_EVERY == 0)
+			log_warn(
+				"endpoint %.12s: the engine at %s does not tell its container yet; "
+				"trying again",
+				job->eid, socket_path);
+		delay = backoff_ms[job->attempts < 5 ? job->attempts : 5];
+		job->attempts++;
+		job->due = now_plus(delay);
+		queue_insert(job);
+	}
+	pthread_mutex_unlock(&queue_lock);
+	return NULL;
+}
+
+/* Queues every joined endpoint that waits (state from before a restart). */
+static void queue_waiting(void)
+{
+	api_lock();
+	for (struct network *n = network_first(); n; n = n->next)
+		for (struct endpoint *ep = n->endpoints; ep; ep = ep->next)
+			if (ep->pending && ep->joined)
+				request_resolution(ep);
+	api_unlock();
+}
+
+static size_t count_waiting(void)
+{
+	size_t count = 0;
+
+	for (struct network *n = network_first(); n; n = n->next)
+		for (struct endpoint *ep = n->endpoints; ep; ep = ep->next)
+			count += ep->pending;
+	return count;
+}
+
+int engine_start(const char *path, char *err)
+{
+	pthread_condattr_t attr;
+	struct stat st;
+	int ret;
+
+	if (!path || !*path || stat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		log_info("engine access: off (%s%s): endpoints use their wg.* options only",
+			 path && *path ? path : "no --engine-socket",
+			 path && *path ? " is not a socket" : "");
+		if (count_waiting())
+			log_warn(
+				"%zu endpoint(s) wait for their container's links and labels, which "
+				"need engine access: they stay without peers",
+				count_waiting());
+		return 0;
+	}
+	if (strlen(path) >= sizeof(socket_path))
+		return errmsg_set(err, -ENAMETOOLONG, "engine socket %s: path too long", path);
+	strcpy(socket_path, path);
+	if (pipe2(stop_pipe, O_CLOEXEC) < 0)
+		return errmsg_set(err, -errno, "engine resolver: pipe: %s", strerror(errno));
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&queue_cond, &attr);
+	pthread_condattr_destroy(&attr);
+	stopping = false;
+	ret = -pthread_create(&thread, NULL, resolver_main, NULL);
+	if (ret) {
+		close(stop_pipe[0]);
+		close(stop_pipe[1]);
+		stop_pipe[0] = stop_pipe[1] = -1;
+		return errmsg_set(err, ret, "engine resolver: thread: %s", strerror(-ret));
+	}
+	running = true;
+	endpoint_set_resolver(request_resolution);
+	queue_waiting();
+	log_info("engine access: %s; endpoints without wg.* options take their container's links "
+		 "and labels",
+		 path);
+	return 0;
+}
+
+void engine_stop(void)
+{
+	struct job *job;
+
+	if (!running)
+		return;
+	endpoint_set_resolver(NULL);
+	pthread_mutex_lock(&queue_lock);
+	stopping = true;
+	pthread_cond_broadcast(&queue_cond);
+	pthread_mutex_unlock(&queue_lock);
+	if (write(stop_pipe[1], "x", 1) < 0)
+		log_warn("engine resolver: stop: %s", strerror(errno));
+	pthread_join(thread, NULL);
+	while ((job = queue)) {
+		queue = job->next;
+		free(job);
+	}
+	close(stop_pipe[0]);
+	close(stop_pipe[1]);
+	stop_pipe[0] = stop_pipe[1] = -1;
+	pthread_cond_destroy(&queue_cond);
+	running = false;
+}
