@@ -50,8 +50,9 @@ UNIT_SRC := $(wildcard test/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:test/unit/%.c=$(B)/unit/%)
 HELPER_SRC := $(wildcard test/unit/helper_*.c)
 HELPER_OBJ := $(HELPER_SRC:%.c=$(B)/obj/%.o)
+WGCTL_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(wildcard wgctl/*.c))
 
-all: $(B)/wireguard-driver
+all: $(B)/wireguard-driver $(B)/wgctl
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -62,6 +63,10 @@ $(B)/libwgdriver.a: $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(B)/wireguard-driver: $(B)/obj/driver/main.o $(B)/libwgdriver.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/wgctl: $(WGCTL_OBJ)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -89,6 +94,10 @@ test-api: deps all
 test-docker: deps
 	$(Q)test/run-all docker
 
+# The kernel suite: the API suite and test/vm/kernel.bats on Debian's kernel under qemu.
+test-kernel: deps
+	$(Q)test/run-all kernel
+
 plugin: all
 	$(Q)scripts/mkplugin.sh $(B) build/plugin
 
@@ -110,9 +119,9 @@ style:
 clean:
 	rm -rf build
 
-.PHONY: all unit unit-build deps test test-api test-docker plugin install install-bin demo bench style clean
+.PHONY: all unit unit-build deps test test-api test-docker test-kernel plugin install install-bin demo bench style clean
 
 # Keep the helper objects between runs (they would be deleted as intermediates).
 .SECONDARY:
 
--include $(LIB_OBJ:.o=.d) $(B)/obj/driver/main.d
+-include $(LIB_OBJ:.o=.d) $(B)/obj/driver/main.d $(WGCTL_OBJ:.o=.d)

@@ -4,7 +4,7 @@
 set -eu
 pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libmnl-dev libsodium-dev
       wireguard-go wireguard-tools iproute2 bats busybox-static docker.io iperf3 tcpdump
-      clang-format qemu-system-x86 cpio kmod curl jq docker-compose)
+      clang-format qemu-system-x86 cpio kmod curl jq docker-compose parallel)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -43,16 +43,16 @@ teardown_file() { suite_teardown; }
 	for e in "$A" "$B" "$C"; do
 		info=$(ep_info "$NET" "$e")
 		assert_eq "$(jq -r .ifname <<<"$info")" "wg-${e:0:12}" ifname
-		assert_eq "$(jq -r .backend <<<"$info")" userspace backend
+		assert_eq "$(jq -r .backend <<<"$info")" "$WG_TEST_BACKEND" backend
 		assert_eq "$(jq -r .joined <<<"$info")" true joined
 		assert_eq "$(jq -r .peers <<<"$info")" 2 peers
 		assert_eq "$(jq -r .public_key <<<"$info")" "$(pubkey "$e")" public_key
-		assert_eq "$(jq -r .listen_port <<<"$info")" "$(wg show "$(src "$e")" listen-port)" \
+		assert_eq "$(jq -r .listen_port <<<"$info")" "$(wgdev "$e" show listen-port)" \
 			listen_port
-		assert_eq "$(wg show "$(src "$e")" peers | wc -l)" 2 "wg show peers of ${e:0:12}"
+		assert_eq "$(wgdev "$e" show peers | wc -l)" 2 "wg show peers of ${e:0:12}"
 		for p in "$A" "$B" "$C"; do
 			[[ $p != "$e" ]] || continue
-			hs=$(peer_field "$(src "$e")" latest-handshakes "$(pubkey "$p")")
+			hs=$(peer_field "$e" latest-handshakes "$(pubkey "$p")")
 			[[ $hs =~ ^[1-9][0-9]*$ ]] ||
 				{ echo "${e:0:12}: handshake with ${p:0:12} is '$hs'" >&2; return 1; }
 		done
@@ -78,14 +78,14 @@ teardown_file() { suite_teardown; }
 
 @test "each pair shares its own preshared key" {
 	local ab ba ac bc
-	ab=$(peer_field "$(src "$A")" preshared-keys "$(pubkey "$B")")
-	ba=$(peer_field "$(src "$B")" preshared-keys "$(pubkey "$A")")
-	ac=$(peer_field "$(src "$A")" preshared-keys "$(pubkey "$C")")
-	bc=$(peer_field "$(src "$B")" preshared-keys "$(pubkey "$C")")
+	ab=$(peer_field "$A" preshared-keys "$(pubkey "$B")")
+	ba=$(peer_field "$B" preshared-keys "$(pubkey "$A")")
+	ac=$(peer_field "$A" preshared-keys "$(pubkey "$C")")
+	bc=$(peer_field "$B" preshared-keys "$(pubkey "$C")")
 	[[ $ab =~ ^[A-Za-z0-9+/]{43}=$ ]] || { echo "A->B PSK: '$ab'" >&2; return 1; }
 	assert_eq "$ba" "$ab" "B->A PSK"
-	assert_eq "$(peer_field "$(src "$C")" preshared-keys "$(pubkey "$A")")" "$ac" "C->A PSK"
-	assert_eq "$(peer_field "$(src "$C")" preshared-keys "$(pubkey "$B")")" "$bc" "C->B PSK"
+	assert_eq "$(peer_field "$C" preshared-keys "$(pubkey "$A")")" "$ac" "C->A PSK"
+	assert_eq "$(peer_field "$C" preshared-keys "$(pubkey "$B")")" "$bc" "C->B PSK"
 	[[ $ab != "$ac" && $ab != "$bc" && $ac != "$bc" && $ac != "(none)" && $bc != "(none)" ]]
 }
 
@@ -94,8 +94,8 @@ teardown_file() { suite_teardown; }
 	net_create "$net" 10.77.12.0/24 '' '{"wg.psk":"off"}'
 	ep_up p "$net" "$p" 10.77.12.2/24
 	ep_up q "$net" "$q" 10.77.12.3/24
-	assert_eq "$(peer_field "$(src "$p")" preshared-keys "$(pubkey "$q")")" "(none)" "p->q PSK"
-	assert_eq "$(peer_field "$(src "$q")" preshared-keys "$(pubkey "$p")")" "(none)" "q->p PSK"
+	assert_eq "$(peer_field "$p" preshared-keys "$(pubkey "$q")")" "(none)" "p->q PSK"
+	assert_eq "$(peer_field "$q" preshared-keys "$(pubkey "$p")")" "(none)" "q->p PSK"
 	pings p 10.77.12.3
 	pings q 10.77.12.2
 }

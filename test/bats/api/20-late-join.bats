@@ -15,19 +15,19 @@ teardown_file() { suite_teardown; }
 @test "A joins alone and moves into its sandbox: no peers" {
 	ep_up a "$NET" "$A" 10.77.2.2/24
 	assert_eq "$(ep_info "$NET" "$A" | jq -r .peers)" 0 "A peers"
-	assert_eq "$(wg show "$(src "$A")" peers)" "" "wg show A peers"
+	assert_eq "$(wgdev "$A" show peers)" "" "wg show A peers"
 }
 
 @test "B joins later: A, already in its sandbox, gets B as a peer" {
 	ep_up b "$NET" "$B" 10.77.2.3/24
 	assert_eq "$(ep_info "$NET" "$A" | jq -r .peers)" 1 "A peers"
 	assert_eq "$(ep_info "$NET" "$B" | jq -r .peers)" 1 "B peers"
-	assert_eq "$(wg show "$(src "$A")" peers)" "$(pubkey "$B")" "wg show A peers"
-	assert_eq "$(peer_field "$(src "$A")" allowed-ips "$(pubkey "$B")")" 10.77.2.3/32 \
+	assert_eq "$(wgdev "$A" show peers)" "$(pubkey "$B")" "wg show A peers"
+	assert_eq "$(peer_field "$A" allowed-ips "$(pubkey "$B")")" 10.77.2.3/32 \
 		"A's allowed IPs for B"
-	assert_eq "$(peer_field "$(src "$A")" endpoints "$(pubkey "$B")")" \
-		"127.0.0.1:$(wg show "$(src "$B")" listen-port)" "A's endpoint for B"
-	assert_eq "$(peer_field "$(src "$B")" allowed-ips "$(pubkey "$A")")" 10.77.2.2/32 \
+	assert_eq "$(peer_field "$A" endpoints "$(pubkey "$B")")" \
+		"127.0.0.1:$(wgdev "$B" show listen-port)" "A's endpoint for B"
+	assert_eq "$(peer_field "$B" allowed-ips "$(pubkey "$A")")" 10.77.2.2/32 \
 		"B's allowed IPs for A"
 }
 
@@ -40,7 +40,7 @@ teardown_file() { suite_teardown; }
 	local pub_b
 	pub_b=$(pubkey "$B")
 	leave_ep "$NET" "$B"
-	[[ $(wg show "$(src "$A")" peers) != *"$pub_b"* ]] ||
+	[[ $(wgdev "$A" show peers) != *"$pub_b"* ]] ||
 		{ echo "A still lists B ($pub_b) after Leave" >&2; return 1; }
 	assert_eq "$(ep_info "$NET" "$A" | jq -r .peers)" 0 "A peers"
 }

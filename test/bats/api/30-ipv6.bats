@@ -25,7 +25,7 @@ teardown_file() { suite_teardown; }
 }
 
 @test "peers allow the /32 and the /128" {
-	assert_eq "$(peer_field "$(src "$A")" allowed-ips "$(pubkey "$B")" | tr ' ' '\n' | sort |
+	assert_eq "$(peer_field "$A" allowed-ips "$(pubkey "$B")" | tr ' ' '\n' | sort |
 		paste -sd' ')" "10.77.3.3/32 fd00:77:3::3/128" "A's allowed IPs for B"
 }
 

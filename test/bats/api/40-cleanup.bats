@@ -42,8 +42,8 @@ no_secret_in() {
 @test "no private key or PSK in the daemon log, any API answer or networks/" {
 	local k
 	[[ -s $LOG && -s $TMP/answers ]]
-	for k in "$(wg show "$(src "$A")" private-key)" "$(wg show "$(src "$B")" private-key)" \
-		"$(peer_field "$(src "$A")" preshared-keys "$(pubkey "$B")")"; do
+	for k in "$(wgdev "$A" show private-key)" "$(wgdev "$B" show private-key)" \
+		"$(peer_field "$A" preshared-keys "$(pubkey "$B")")"; do
 		no_secret_in "$k" "$LOG" "$TMP/answers" "$STATE/networks"
 	done
 }

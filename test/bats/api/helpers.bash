@@ -5,9 +5,10 @@
 # Every namespace, link and process made here carries this run's IDs and is removed by
 # suite_teardown.
 
-REPO=$(cd "$BATS_TEST_DIRNAME/../../.." && pwd)
+REPO=$(cd "${BASH_SOURCE[0]%/*}/../../.." && pwd)
 WG_DRIVER=${WG_DRIVER:-$REPO/build/wireguard-driver}
 [[ $WG_DRIVER == /* ]] || WG_DRIVER=$PWD/$WG_DRIVER
+WG_TEST_BACKEND=${WG_TEST_BACKEND:-userspace}
 SUITE=${BATS_TEST_FILENAME##*/}
 NSP=wgapi-$BATS_ROOT_PID-${SUITE%%-*}
 
@@ -51,8 +52,8 @@ pid_alive() { local s; s=$(ps -o stat= -p "$1") && [[ $s != Z* ]]; }
 # (the engine disables a managed plugin that is not listening after about 9 s).
 daemon_start() {
 	local pid i
-	"$WG_DRIVER" --socket "$SOCK" --state-dir "$STATE" --backend userspace --log-level debug \
-		</dev/null >>"$LOG" 2>&1 3>&- &
+	"$WG_DRIVER" --socket "$SOCK" --state-dir "$STATE" --backend "$WG_TEST_BACKEND" \
+		--log-level debug </dev/null >>"$LOG" 2>&1 3>&- &
 	pid=$!
 	echo "$pid" >"$TMP/daemon.pid"
 	for ((i = 0; i < 100; i++)); do
@@ -199,7 +200,20 @@ ep_info() {
 
 # src EID: the SrcName the daemon gave in its Join answer (the UAPI name `wg show` uses).
 src() { jq -r .InterfaceName.SrcName "$TMP/join-$1"; }
-pubkey() { wg show "$(src "$1")" public-key; }
+pubkey() { wgdev "$1" show public-key; }
+
+# wgdev EID show|set ARG...: `wg show` or `wg set` on EID's link wherever it is. A kernel link
+# is found by name in the namespace it is in (wg0 once attached); wireguard-go keeps its UAPI
+# socket under the SrcName, in the host.
+wgdev() {
+	local e=$1 cmd=$2
+	shift 2
+	if [[ $WG_TEST_BACKEND == kernel && -f $TMP/ns-$e ]]; then
+		ip netns exec "$(cat "$TMP/ns-$e")" wg "$cmd" wg0 "$@"
+	else
+		wg "$cmd" "$(src "$e")" "$@"
+	fi
+}
 
 # ns_make LABEL: namespace $NSP-LABEL with lo up, as the engine makes a sandbox.
 ns_make() {
@@ -219,7 +233,7 @@ attach() {
 		ip -n "$ns" link set "$src" name "$dst" &&
 		ip -n "$ns" addr add "$3" dev "$dst" || return 1
 	if [[ -n ${4:-} ]]; then ip -n "$ns" addr add "$4" dev "$dst" nodad || return 1; fi
-	ip -n "$ns" link set "$dst" up || return 1
+	ip -n "$ns" link set "$dst" up && echo "$ns" >"$TMP/ns-$2" || return 1
 	for r in $(jq -r '.StaticRoutes[]? | select(.RouteType == 1) | .Destination' "$ans"); do
 		ip -n "$ns" route add "$r" dev "$dst" || return 1
 	done
@@ -232,7 +246,7 @@ detach() {
 	src=$(src "$2")
 	ip -n "$ns" link show wg0 >/dev/null 2>&1 || return 0
 	ip -n "$ns" link set wg0 down && ip -n "$ns" link set wg0 name "$src" &&
-		ip -n "$ns" link set "$src" netns $$
+		ip -n "$ns" link set "$src" netns $$ && rm -f "$TMP/ns-$2"
 }
 
 # ep_up LABEL NID EID ADDR [ADDR6]: a sandbox, CreateEndpoint, Join, attach.
@@ -244,8 +258,8 @@ ep_up() {
 # pings LABEL ADDR [-6]
 pings() { n "$1" busybox ping ${3:-} -c 2 -W 2 "${2%/*}"; }
 
-# peer_field SRC FIELD PUBKEY: the `wg show SRC FIELD` value for one peer.
-peer_field() { wg show "$1" "$2" | awk -v k="$3" '$1 == k { $1 = ""; sub(/^ /, ""); print }'; }
+# peer_field EID FIELD PUBKEY: the `wg show` FIELD value of EID's link for one peer.
+peer_field() { wgdev "$1" show "$2" | awk -v k="$3" '$1 == k { $1 = ""; sub(/^ /, ""); print }'; }
 
 # mtu LABEL: the MTU of wg0 inside the sandbox.
 mtu() { ip -n "$NSP-$1" -j link show wg0 | jq -r '.[0].mtu'; }
