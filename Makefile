@@ -98,6 +98,10 @@ test-docker: deps
 test-kernel: deps
 	$(Q)test/run-all kernel
 
+# The fault suite: restarts, crashes, state safety and load.
+test-faults: deps
+	$(Q)test/run-all faults
+
 plugin: all
 	$(Q)scripts/mkplugin.sh $(B) build/plugin
 
@@ -119,9 +123,10 @@ style:
 clean:
 	rm -rf build
 
-.PHONY: all unit unit-build deps test test-api test-docker test-kernel plugin install install-bin demo bench style clean
+.PHONY: all unit unit-build deps test test-api test-docker test-kernel test-faults plugin install install-bin demo bench style clean
 
 # Keep the helper objects between runs (they would be deleted as intermediates).
 .SECONDARY:
 
--include $(LIB_OBJ:.o=.d) $(B)/obj/driver/main.d $(WGCTL_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(B)/obj/driver/main.d $(WGCTL_OBJ:.o=.d) $(HELPER_OBJ:.o=.d) \
+	 $(UNIT_BIN:=.d)

@@ -38,6 +38,16 @@ struct backend_ops {
 	int (*device_get)(const struct wg_link_ref *link, struct wg_device *out);
 	/* true when the link still exists (in the host netns or in the sandbox). */
 	bool (*link_exists)(const struct wg_link_ref *link);
+	/* Reconfigures the existing link from DEV: its private key (when DEV has one), listen port
+	 * and exactly DEV's peers, removing any other; DEV->name and mtu are not used. LINK's
+	 * public key is the one the link has now. Borrows DEV. */
+	int (*device_set)(const struct wg_link_ref *link, const struct wg_device *dev);
+	/* At start, for a link the state says is joined: makes sure it is served, with DEV's key
+	 * and port. When it had to be served anew, it gets DEV whole (peers too) and *RESTARTED is
+	 * set: its peers still hold sessions it no longer has. -ENODEV when the link is gone. NULL
+	 * when a link needs nothing to be served (link_exists tells). Borrows DEV. */
+	int (*link_restore)(const struct wg_link_ref *link, const struct wg_device *dev,
+			    bool *restarted);
 };
 
 extern const struct backend_ops backend_kernel;
@@ -46,7 +56,8 @@ extern const struct backend_ops backend_userspace;
 /* Sets the wireguard-go program the userspace backend runs ("wireguard-go" from PATH by
  * default). Borrows PATH for the life of the process. */
 void backend_userspace_set_program(const char *path);
-/* Stops every wireguard-go the userspace backend started and deletes their links. */
+/* Forgets the wireguard-go processes the userspace backend started without stopping them: their
+ * links keep working, and the next daemon takes them over (link_restore). */
 void backend_userspace_finalise(void);
 
 #endif

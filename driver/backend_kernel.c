@@ -189,6 +189,22 @@ static int op_device_get(struct genl_wg *wg, const char *ifname, void *arg)
 	return genl_wg_get_device(wg, ifname, arg);
 }
 
+static int op_device_set(struct genl_wg *wg, const char *ifname, void *arg)
+{
+	const struct wg_device *dev = arg;
+	struct genl_wg_set set = {
+		.ifname = ifname,
+		.private_key = dev->has_private_key ? dev->private_key : NULL,
+		.listen_port = dev->listen_port,
+		.device_flags = WGDEVICE_F_REPLACE_PEERS,
+		.peers = dev->peers,
+		.n_peers = dev->n_peers,
+		.peer_flags = WGPEER_F_REPLACE_ALLOWEDIPS,
+	};
+
+	return genl_wg_set_device(wg, &set);
+}
+
 static int kernel_peer_set(const struct wg_link_ref *link, const struct wg_peer *peer)
 {
 	struct peer_change change = { .peer = peer, .flags = WGPEER_F_REPLACE_ALLOWEDIPS };
@@ -209,6 +225,11 @@ static int kernel_device_get(const struct wg_link_ref *link, struct wg_device *o
 {
 	memset(out, 0, sizeof(*out));
 	return link_apply(link, op_device_get, out);
+}
+
+static int kernel_device_set(const struct wg_link_ref *link, const struct wg_device *dev)
+{
+	return link_apply(link, op_device_set, (void *)dev);
 }
 
 static bool kernel_link_exists(const struct wg_link_ref *link)
@@ -234,4 +255,5 @@ const struct backend_ops backend_kernel = {
 	.peer_remove = kernel_peer_remove,
 	.device_get = kernel_device_get,
 	.link_exists = kernel_link_exists,
+	.device_set = kernel_device_set,
 };

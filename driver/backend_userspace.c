@@ -3,6 +3,9 @@
  * The userspace backend: one wireguard-go process per link, configured over its UAPI socket.
  * The socket keeps the creation name after Docker moves and renames the TUN, so every call after
  * link_create finds the link through that name alone.
+ *
+ * The TUN is persistent (tun.c): when its wireguard-go dies with the daemon or the plugin, the
+ * container keeps its wg0, and link_restore hands the device to a new wireguard-go.
  */
 #include "backend.h"
 
@@ -21,6 +24,7 @@
 
 #include "log.h"
 #include "rtnl.h"
+#include "tun.h"
 #include "uapi.h"
 
 #define USERSPACE_START_TIMEOUT_MS 5000
@@ -182,12 +186,14 @@ static void child_stop(const char *ifname, pid_t pid)
 
 /* The environment is built from scratch: the driver's own LOG_LEVEL would otherwise reach
  * wireguard-go, which reads a variable of that name. WG_PROCESS_FOREGROUND also silences its
- * "kernel has WireGuard" banner. */
-static int child_spawn(const char *ifname, pid_t *pid)
+ * "kernel has WireGuard" banner. With TUN_FD >= 0 the child serves that attached TUN (as its
+ * descriptor 3, WG_TUN_FD) instead of opening IFNAME itself. */
+static int child_spawn(const char *ifname, int tun_fd, pid_t *pid)
 {
 	const char *path = getenv("PATH");
 	char *argv[] = { (char *)program, "-f", (char *)ifname, NULL };
-	char *envp[] = { "WG_PROCESS_FOREGROUND=1", "LOG_LEVEL=error", NULL, NULL };
+	char *envp[] = { "WG_PROCESS_FOREGROUND=1", "LOG_LEVEL=error", NULL,
+			 tun_fd >= 0 ? "WG_TUN_FD=3" : NULL, NULL };
 	posix_spawn_file_actions_t actions;
 	posix_spawnattr_t attr;
 	sigset_t all, none;
@@ -204,8 +210,12 @@ static int child_spawn(const char *ifname, pid_t *pid)
 	sigfillset(&all);
 	sigemptyset(&none);
 	err = posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	/* dup2 onto itself (TUN_FD already 3) clears O_CLOEXEC too, as POSIX now requires. */
+	if (!err && tun_fd >= 0)
+		err = posix_spawn_file_actions_adddup2(&actions, tun_fd, STDERR_FILENO + 1);
 	if (!err)
-		err = posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
+		err = posix_spawn_file_actions_addclosefrom_np(&actions,
+							       STDERR_FILENO + 1 + (tun_fd >= 0));
 	if (!err)
 		err = posix_spawnattr_setsigmask(&attr, &none);
 	if (!err)
@@ -261,19 +271,23 @@ static int userspace_link_create(const struct wg_device *dev)
 	err = children_reserve(dev->name);
 	if (err)
 		return err;
-	if (rtnl_link_exists(dev->name) || uapi_socket_alive(dev->name)) {
+	if (uapi_socket_alive(dev->name)) {
 		err = -EEXIST;
 		goto err_release;
 	}
 	err = uapi_build_device_set(dev, &request);
 	if (err)
 		goto err_release;
+	err = tun_create(dev->name);
+	if (err)
+		goto err_release;
 	/* A socket file that refuses connections is stale; remove it so the wait below sees only
 	 * the socket of the process we start. */
 	unlink(path);
-	err = child_spawn(dev->name, &pid);
+	/* wireguard-go attaches to the persistent TUN by name, with its own flags. */
+	err = child_spawn(dev->name, -1, &pid);
 	if (err)
-		goto err_release;
+		goto err_delete_link;
 	err = child_wait_socket(dev->name, &pid);
 	if (!err)
 		err = uapi_set(dev->name, &request);
@@ -288,8 +302,9 @@ static int userspace_link_create(const struct wg_device *dev)
 err_stop_child:
 	if (pid)
 		child_stop(dev->name, pid);
-	rtnl_link_delete(dev->name);
 	unlink(path);
+err_delete_link:
+	rtnl_link_delete(dev->name);
 err_release:
 	uapi_buf_free(&request);
 	children_settle(dev->name, 0);
@@ -346,6 +361,18 @@ static int userspace_peer_remove(const struct wg_link_ref *link,
 	return err;
 }
 
+static int userspace_device_set(const struct wg_link_ref *link, const struct wg_device *dev)
+{
+	struct uapi_buf request = { 0 };
+	int err;
+
+	err = uapi_build_device_set(dev, &request);
+	if (!err)
+		err = uapi_set(link->ifname, &request);
+	uapi_buf_free(&request);
+	return err;
+}
+
 static int userspace_device_get(const struct wg_link_ref *link, struct wg_device *out)
 {
 	int err;
@@ -368,31 +395,139 @@ static bool userspace_link_exists(const struct wg_link_ref *link)
 	return !err;
 }
 
+/* A wireguard-go serves LINK already (one a previous daemon started, which outlived it). It
+ * keeps its sessions, unless its key or port are not DEV's (that daemon died between starting
+ * and configuring it): then it gets DEV whole. */
+static int adopt(const struct wg_link_ref *link, const struct wg_device *dev, bool *restarted)
+{
+	struct wg_device now;
+	bool same;
+	int err;
+
+	err = uapi_get(link->ifname, &now);
+	same = !err && now.listen_port == dev->listen_port &&
+	       !memcmp(now.public_key, link->public_key, WG_KEY_LEN);
+	wgdev_clear(&now);
+	if (err || same)
+		return err;
+	*restarted = true;
+	return userspace_device_set(link, dev);
+}
+
+/* Where LINK's TUN is now: in the host under its name (not moved yet, or moved back), else in
+ * its sandbox under the name Docker gave it. *NETNS is NULL for the host. */
+static int locate(const struct wg_link_ref *link, struct tun_link *tun, const char **netns)
+{
+	int err;
+
+	*netns = NULL;
+	err = tun_find(NULL, link->ifname, tun);
+	if (err != -ENODEV || !link->sandbox)
+		return err;
+	*netns = link->sandbox;
+	err = tun_find(link->sandbox, link->ifname, tun);
+	/* A sandbox that is gone took its links with it. */
+	return err == -ENOENT ? -ENODEV : err;
+}
+
+/* Starts a wireguard-go on TUN_FD (attached to LINK's TUN) and configures it with DEV; *PID is
+ * the running child, or 0. */
+static int serve(const struct wg_link_ref *link, int tun_fd, const struct wg_device *dev,
+		 pid_t *pid)
+{
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int err;
+
+	err = uapi_socket_path(link->ifname, path, sizeof(path));
+	if (err)
+		return err;
+	unlink(path);
+	err = child_spawn(link->ifname, tun_fd, pid);
+	if (!err)
+		err = child_wait_socket(link->ifname, pid);
+	/* The first answer on the socket also means the child has looked its TUN up by name. */
+	if (!err)
+		err = userspace_device_set(link, dev);
+	if (err && *pid) {
+		child_stop(link->ifname, *pid);
+		*pid = 0;
+		unlink(path);
+	}
+	return err;
+}
+
+/* No process serves LINK: its persistent TUN goes to a new wireguard-go. wireguard-go looks its
+ * TUN up by name in its own (the host's) namespace, so a TUN inside a sandbox is renamed there to
+ * the link's name for as long as the child starts, with a placeholder of that name in the host;
+ * renaming an up link needs Linux 6.2 or later (-EBUSY before). */
+static int reattach(const struct wg_link_ref *link, const struct wg_device *dev, bool *restarted)
+{
+	int tun_fd, placeholder = -1, err, undo;
+	struct tun_link tun;
+	const char *netns;
+	pid_t pid = 0;
+
+	err = children_reserve(link->ifname);
+	if (err)
+		return err;
+	err = locate(link, &tun, &netns);
+	if (err)
+		goto out_release;
+	tun_fd = tun_attach(netns, &tun);
+	if (tun_fd < 0) {
+		err = tun_fd;
+		goto out_release;
+	}
+	if (netns) {
+		err = tun_rename(netns, tun.ifindex, link->ifname);
+		if (err)
+			goto out_close_tun;
+		placeholder = tun_placeholder(link->ifname);
+		if (placeholder < 0) {
+			err = placeholder;
+			goto out_rename_back;
+		}
+	}
+	err = serve(link, tun_fd, dev, &pid);
+	/* In the host, the child's start reset the MTU of the device it found there. */
+	if (!err && !netns && dev->mtu)
+		err = rtnl_link_set_mtu(link->ifname, dev->mtu);
+	if (!err)
+		*restarted = true;
+	if (placeholder >= 0)
+		close(placeholder);
+out_rename_back:
+	if (netns && (undo = tun_rename(netns, tun.ifindex, tun.name)))
+		log_error("link %s: renaming it back to %s in %s: %s", link->ifname, tun.name,
+			  netns, strerror(-undo));
+out_close_tun:
+	close(tun_fd);
+out_release:
+	if (err && pid) {
+		child_stop(link->ifname, pid);
+		pid = 0;
+	}
+	children_settle(link->ifname, pid);
+	return err;
+}
+
+static int userspace_link_restore(const struct wg_link_ref *link, const struct wg_device *dev,
+				  bool *restarted)
+{
+	*restarted = false;
+	children_reap();
+	if (uapi_socket_alive(link->ifname))
+		return adopt(link, dev, restarted);
+	return reattach(link, dev, restarted);
+}
+
 void backend_userspace_finalise(void)
 {
-	char ifname[IFNAMSIZ];
-
-	for (;;) {
-		bool found = false;
-
-		pthread_mutex_lock(&children_lock);
-		for (size_t i = 0; i < n_children && !found; i++) {
-			if (children[i].pid > 0) {
-				snprintf(ifname, sizeof(ifname), "%s", children[i].ifname);
-				found = true;
-			}
-		}
-		pthread_mutex_unlock(&children_lock);
-		if (!found)
-			break;
-		userspace_link_delete(ifname);
-	}
 	pthread_mutex_lock(&children_lock);
-	if (!n_children) {
-		free(children);
-		children = NULL;
-		cap_children = 0;
-	}
+	free(children);
+	children = NULL;
+	n_children = 0;
+	cap_children = 0;
 	pthread_mutex_unlock(&children_lock);
 }
 
@@ -404,4 +539,6 @@ const struct backend_ops backend_userspace = {
 	.peer_remove = userspace_peer_remove,
 	.device_get = userspace_device_get,
 	.link_exists = userspace_link_exists,
+	.device_set = userspace_device_set,
+	.link_restore = userspace_link_restore,
 };

@@ -5,14 +5,17 @@
  * networks, then the socket (the engine disables a managed plugin that is not listening within
  * about 9 s, so nothing slow comes before it).
  */
+#include "admin.h"
 #include "backend.h"
 #include "endpoint.h"
+#include "engine.h"
 #include "errmsg.h"
 #include "http.h"
 #include "keystore.h"
 #include "kmod.h"
 #include "log.h"
 #include "network.h"
+#include "reconcile.h"
 #include "state.h"
 
 #include <errno.h>
@@ -30,6 +33,8 @@ struct config {
 	const char *backend;
 	const char *log_level;
 	const char *wireguard_go;
+	const char *engine_socket; /* NULL: no resolver */
+	const char *admin_socket;  /* NULL: wgctl.sock beside --socket; "": none */
 };
 
 static void usage(FILE *f)
@@ -38,6 +43,7 @@ static void usage(FILE *f)
 		   "userspace]\n"
 		   "                        [--log-level error|warn|info|debug] "
 		   "[--wireguard-go PATH]\n"
+		   "                        [--engine-socket PATH] [--admin-socket PATH]\n"
 		   "Environment: WG_BACKEND and LOG_LEVEL (the flags take precedence).\n");
 }
 
@@ -49,6 +55,8 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		{ "backend", required_argument, NULL, 'b' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "wireguard-go", required_argument, NULL, 'w' },
+		{ "engine-socket", required_argument, NULL, 'e' },
+		{ "admin-socket", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -61,6 +69,8 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		case 'b': cfg->backend = optarg; break;
 		case 'l': cfg->log_level = optarg; break;
 		case 'w': cfg->wireguard_go = optarg; break;
+		case 'e': cfg->engine_socket = optarg; break;
+		case 'a': cfg->admin_socket = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -70,27 +80,16 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 	return 0;
 }
 
-/* Endpoints whose link vanished while the daemon was down (a reboot, or wireguard-go gone with
- * the previous daemon) are no longer joined; the engine joins them again on restart. */
-static void reconcile_links(const struct backend_ops *backend)
+/* wgctl's socket: --admin-socket, else wgctl.sock in the directory of the engine's socket. */
+static void admin_socket_path(const struct config *cfg, char *out, size_t len)
 {
-	char err[ERRMSG_LEN];
+	const char *slash = strrchr(cfg->socket, '/');
 
-	for (struct network *n = network_first(); n; n = n->next) {
-		for (struct endpoint *ep = n->endpoints; ep; ep = ep->next) {
-			struct wg_link_ref ref = { ep->ifname, ep->sandbox, ep->public_key };
-
-			if (!ep->joined || backend->link_exists(&ref))
-				continue;
-			log_warn("endpoint %.12s: link %s is gone; marked as not joined", ep->id,
-				 ep->ifname);
-			ep->joined = false;
-			free(ep->sandbox);
-			ep->sandbox = NULL;
-			if (state_save(n, err))
-				log_error("%s", err);
-		}
-	}
+	if (cfg->admin_socket)
+		snprintf(out, len, "%s", cfg->admin_socket);
+	else
+		snprintf(out, len, "%.*s%s", slash ? (int)(slash - cfg->socket + 1) : 0,
+			 cfg->socket, ADMIN_SOCKET_NAME);
 }
 
 static int wait_for_signal(void)
@@ -111,7 +110,7 @@ int main(int argc, char *argv[])
 			      .wireguard_go = "wireguard-go" };
 	const struct backend_ops *backend = NULL;
 	static char reason[512];
-	char keys[PATH_MAX], err[ERRMSG_LEN];
+	char keys[PATH_MAX], admin[PATH_MAX], err[ERRMSG_LEN];
 	enum kmod_mode mode = KMOD_MODE_AUTO;
 	enum log_level level = LOG_LEVEL_INFO;
 	sigset_t set;
@@ -165,19 +164,32 @@ int main(int argc, char *argv[])
 		log_error("state directory %s: %s", cfg.state_dir, strerror(-loaded));
 	else
 		log_info("%d network(s) loaded from %s", loaded, cfg.state_dir);
-	reconcile_links(backend);
-	ret = http_start(cfg.socket, err);
+	reconcile_endpoints(backend);
+	ret = engine_start(cfg.engine_socket, err);
 	if (ret) {
 		log_error("%s", err);
 		goto out_networks;
 	}
+	ret = http_start(cfg.socket, err);
+	if (ret) {
+		log_error("%s", err);
+		goto out_engine;
+	}
 	log_info("listening on %s", cfg.socket);
+	admin_socket_path(&cfg, admin, sizeof(admin));
+	/* Key management is an extra: the engine's socket serves without it. */
+	if (admin_start(admin, err))
+		log_error("%s", err);
 	log_info("signal %d: stopping", wait_for_signal());
+	admin_stop();
 	http_stop();
+out_engine:
+	engine_stop();
 out_networks:
 	if (backend == &backend_userspace)
 		backend_userspace_finalise();
 	network_finalise();
+	state_finalise();
 out_keystore:
 	keystore_finalise();
 	return ret ? 1 : 0;

@@ -6,6 +6,7 @@
 #include "endpoint.h"
 #include "errmsg.h"
 #include "keystore.h"
+#include "links.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -22,6 +23,15 @@
 
 /* Room left in a PATH_MAX buffer for "/<file name>" after it. */
 static char networks_dir[PATH_MAX - 256];
+
+/* A network file state_load could not read, kept to answer the engine's calls for it. */
+struct unreadable {
+	char id[NETWORK_ID_LEN + 1];
+	char reason[ERRMSG_LEN];
+	struct unreadable *next;
+};
+
+static struct unreadable *unreadable;
 
 int state_init(const char *dir, char *err)
 {
@@ -44,15 +54,22 @@ static void file_path(char *path, const char *id)
 static json_t *endpoint_to_json(const struct endpoint *ep)
 {
 	char a4[ADDR_STRLEN] = "", a6[ADDR_STRLEN] = "";
+	char *links = links_format(&ep->links);
+	json_t *j = NULL;
 
 	if (ep->addr4.family)
 		addr_format(&ep->addr4, a4);
 	if (ep->addr6.family)
 		addr_format(&ep->addr6, a6);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:s*}", "id", ep->id, "ifname",
-			 ep->ifname, "key", ep->key_ref, "address", a4, "address6", a6,
-			 "listen_port", ep->listen_port, "joined", ep->joined, "sandbox",
-			 ep->sandbox);
+	/* "links" and "pending" are left out when empty, as files from before them have it. */
+	if (links)
+		j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:s*, s:s*, s:o*}", "id", ep->id,
+			      "ifname", ep->ifname, "key", ep->key_ref, "address", a4, "address6",
+			      a6, "listen_port", ep->listen_port, "joined", ep->joined, "sandbox",
+			      ep->sandbox, "links", *links ? links : NULL, "pending",
+			      ep->pending ? json_true() : NULL);
+	free(links);
+	return j;
 }
 
 int state_save(const struct network *net, char *err)
@@ -62,9 +79,9 @@ int state_save(const struct network *net, char *err)
 	char *text = NULL;
 	int ret = -ENOMEM;
 
-	root = json_pack("{s:i, s:s, s:i, s:b, s:b, s:[]}", "version", STATE_VERSION, "id", net->id,
-			 "mtu", net->opts.mtu, "psk", net->opts.psk, "ipv6", net->ipv6,
-			 "endpoints");
+	root = json_pack("{s:i, s:s, s:i, s:b, s:s, s:b, s:[]}", "version", STATE_VERSION, "id",
+			 net->id, "mtu", net->opts.mtu, "psk", net->opts.psk, "policy",
+			 network_policy_name(net->opts.policy), "ipv6", net->ipv6, "endpoints");
 	if (!root)
 		goto out;
 	eps = json_object_get(root, "endpoints");
@@ -99,14 +116,18 @@ int state_remove(const char *id, char *err)
 static int endpoint_from_json(struct network *net, const json_t *j, const char *path)
 {
 	const char *id = NULL, *ifname = NULL, *key = NULL, *a4 = "", *a6 = "", *sandbox = NULL;
+	const char *links = "";
+	char err[ERRMSG_LEN];
 	uint8_t priv[WG_KEY_LEN];
 	struct endpoint *ep;
-	int port = 0, joined = 0, ret;
+	int port = 0, joined = 0, pending = 0, ret;
 	json_error_t jerr;
 
-	if (json_unpack_ex((json_t *)j, &jerr, JSON_STRICT, "{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s?s}",
-			   "id", &id, "ifname", &ifname, "key", &key, "address", &a4, "address6",
-			   &a6, "listen_port", &port, "joined", &joined, "sandbox", &sandbox)) {
+	if (json_unpack_ex((json_t *)j, &jerr, JSON_STRICT,
+			   "{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s?s, s?s, s?b}", "id", &id, "ifname",
+			   &ifname, "key", &key, "address", &a4, "address6", &a6, "listen_port",
+			   &port, "joined", &joined, "sandbox", &sandbox, "links", &links, "pending",
+			   &pending)) {
 		log_error("state file %s: endpoint: %s", path, jerr.text);
 		return -EBADMSG;
 	}
@@ -127,6 +148,11 @@ static int endpoint_from_json(struct network *net, const json_t *j, const char *
 	strcpy(ep->key_ref, key);
 	ep->listen_port = (uint16_t)port;
 	ep->joined = joined;
+	ep->pending = pending;
+	if (links_parse(links, ep->key_ref, "links", &ep->links, err)) {
+		log_error("state file %s: endpoint %.12s: %s", path, id, err);
+		goto err;
+	}
 	if (sandbox && !(ep->sandbox = strdup(sandbox))) {
 		ret = -ENOMEM;
 		goto err;
@@ -158,45 +184,55 @@ static void reverse_endpoints(struct network *net)
 	net->endpoints = prev;
 }
 
-static int load_file(const char *path)
+static int load_file(const char *path, char *err)
 {
-	const char *id = NULL;
+	const char *id = NULL, *policy = "mesh";
 	json_t *root = NULL, *eps = NULL, *e;
 	struct network *net = NULL;
 	int version = 0, mtu = 0, psk = 0, ipv6 = 0, ret;
+	enum network_policy policy_value;
 	json_error_t jerr;
 	size_t i;
 
 	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		log_error("state file %s: not valid JSON: %s (line %d)", path, jerr.text, jerr.line);
-		return -EBADMSG;
-	}
+	if (!root)
+		return errmsg_set(err, -EBADMSG, "state file %s: not valid JSON: %s (line %d)",
+				  path, jerr.text, jerr.line);
 	ret = -EBADMSG;
-	if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:i, s:s, s:i, s:b, s:b, s:o}", "version",
-			   &version, "id", &id, "mtu", &mtu, "psk", &psk, "ipv6", &ipv6,
-			   "endpoints", &eps) ||
-	    !json_is_array(eps)) {
-		log_error("state file %s: %s", path, jerr.text);
+	if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:i, s:s, s:i, s:b, s?s, s:b, s:o}",
+			   "version", &version, "id", &id, "mtu", &mtu, "psk", &psk, "policy",
+			   &policy, "ipv6", &ipv6, "endpoints", &eps)) {
+		errmsg_set(err, ret, "state file %s: %s", path, jerr.text);
+		goto out;
+	}
+	if (!json_is_array(eps)) {
+		errmsg_set(err, ret, "state file %s: \"endpoints\": expected an array", path);
 		goto out;
 	}
 	if (version != STATE_VERSION || strlen(id) != NETWORK_ID_LEN || network_find(id)) {
-		log_error("state file %s: unsupported version %d or bad/duplicate id", path, version);
+		errmsg_set(err, ret, "state file %s: unsupported version %d or bad/duplicate id",
+			   path, version);
+		goto out;
+	}
+	if (network_policy_parse(policy, &policy_value)) {
+		errmsg_set(err, ret, "state file %s: policy \"%.20s\": expected mesh or links",
+			   path, policy);
 		goto out;
 	}
 	net = calloc(1, sizeof(*net));
 	if (!net) {
-		ret = -ENOMEM;
+		ret = errmsg_set(err, -ENOMEM, "state file %s: out of memory", path);
 		goto out;
 	}
 	memcpy(net->id, id, NETWORK_ID_LEN);
 	net->opts.mtu = (uint32_t)mtu;
 	net->opts.psk = psk;
+	net->opts.policy = policy_value;
 	net->ipv6 = ipv6;
 	json_array_foreach(eps, i, e) {
 		/* One endpoint whose key is gone does not take its whole network down. */
 		if (endpoint_from_json(net, e, path) == -ENOMEM) {
-			ret = -ENOMEM;
+			ret = errmsg_set(err, -ENOMEM, "state file %s: out of memory", path);
 			goto out;
 		}
 	}
@@ -216,9 +252,29 @@ out:
 	return ret;
 }
 
+/* Remembers that the file of network ID (its name) could not be read, and why. */
+static void unreadable_add(const char *name, const char *reason)
+{
+	struct unreadable *u;
+
+	if (strlen(name) != NETWORK_ID_LEN + 5 || !(u = calloc(1, sizeof(*u))))
+		return;
+	memcpy(u->id, name, NETWORK_ID_LEN);
+	snprintf(u->reason, sizeof(u->reason), "%s", reason);
+	u->next = unreadable;
+	unreadable = u;
+}
+
+/* atomic_file_write's temp files are ".<file>.XXXXXX": one is left only by a crash or a full
+ * disk in the middle of a write, which the file it was for never saw. */
+static bool temp_file(const char *name)
+{
+	return name[0] == '.' && strstr(name, ".json.") != NULL;
+}
+
 int state_load(void)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], err[ERRMSG_LEN];
 	struct dirent **names;
 	int n, loaded = 0;
 
@@ -229,13 +285,38 @@ int state_load(void)
 		const char *name = names[i]->d_name;
 		size_t len = strlen(name);
 
-		if (len > 5 && !strcmp(name + len - 5, ".json")) {
-			snprintf(path, sizeof(path), "%s/%s", networks_dir, name);
-			if (!load_file(path))
+		snprintf(path, sizeof(path), "%s/%s", networks_dir, name);
+		if (temp_file(name)) {
+			if (!unlink(path))
+				log_info("state file %s: removed (an interrupted write)", path);
+		} else if (len > 5 && !strcmp(name + len - 5, ".json")) {
+			if (!load_file(path, err)) {
 				loaded++;
+			} else {
+				log_error("%s; network %.12s is skipped", err, name);
+				unreadable_add(name, err);
+			}
 		}
 		free(names[i]);
 	}
 	free(names);
 	return loaded;
+}
+
+int state_network_error(const char *id, char *err)
+{
+	for (const struct unreadable *u = unreadable; u; u = u->next)
+		if (!strcmp(u->id, id))
+			return errmsg_set(err, -EIO, "NetworkID %.12s: %s (fix or remove it)", id,
+					  u->reason);
+	return errmsg_set(err, -ENOENT, "NetworkID %.12s: no such network", id);
+}
+
+void state_finalise(void)
+{
+	for (struct unreadable *u = unreadable, *next; u; u = next) {
+		next = u->next;
+		free(u);
+	}
+	unreadable = NULL;
 }

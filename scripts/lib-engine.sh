@@ -7,12 +7,15 @@
 #   engine_stop DIR      stop that dockerd (and its containerd) by PID, unmount and remove DIR
 #   engine_import_busybox TAG   docker import a busybox-static rootfs as TAG
 #   plugin_host_pid NAME        PID (host view) of an enabled managed plugin's process
+#   engine_restart DIR [SIGNAL] stop dockerd with SIGNAL (TERM: a clean stop, KILL: a crash; its
+#                               containers keep running under containerd) and start it again
+#   engine_live_restore DIR on|off   live-restore in DIR's daemon.json (next start or SIGHUP)
 
 ENGINE_WAIT_S=${ENGINE_WAIT_S:-60}
 
 engine_start()
 {
-	local dir=$1 i
+	local dir=$1
 
 	# exec/netns holds the SandboxKey files; the plugin's netns mount needs it before any exists.
 	mkdir -p "$dir/data" "$dir/exec/netns"
@@ -20,11 +23,19 @@ engine_start()
 	# Sandbox netns files are mounted after the plugin starts; they reach the plugin's
 	# /var/run/docker/netns (rslave) only if the host / is shared, as systemd makes it.
 	mount --make-rshared /
+	engine_launch "$dir"
+}
+
+# engine_launch DIR: starts dockerd on DIR as it is and waits until it answers.
+engine_launch()
+{
+	local dir=$1 i
+
 	dockerd --config-file "$dir/daemon.json" \
 		--data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
 		-H "unix://$dir/docker.sock" --bridge=none --iptables=false --ip-forward=false \
 		--ip-masq=false --userland-proxy=false \
-		>"$dir/dockerd.log" 2>&1 </dev/null &
+		>>"$dir/dockerd.log" 2>&1 </dev/null &
 	echo $! >"$dir/dockerd.started"
 	export DOCKER_HOST="unix://$dir/docker.sock"
 	for ((i = 0; i < ENGINE_WAIT_S * 5; i++)); do
@@ -70,6 +81,28 @@ engine_stop()
 		umount -l "$m" 2>/dev/null
 	done
 	rm -rf "$dir"
+}
+
+engine_restart()
+{
+	local dir=$1 sig=${2:-TERM} pid
+
+	pid=$(cat "$dir/dockerd.started")
+	kill -"$sig" "$pid"
+	# A clean stop first stops the containers that live-restore does not keep (15 s at most).
+	engine_wait_exit "$pid" 60 || { kill -KILL "$pid"; engine_wait_exit "$pid" 5; }
+	rm -f "$dir/dockerd.pid"
+	engine_launch "$dir"
+}
+
+engine_live_restore()
+{
+	# Explicit both ways: a reload (SIGHUP) leaves a key that is absent as it was.
+	if [ "$2" = on ]; then
+		echo '{"live-restore": true}' >"$1/daemon.json"
+	else
+		echo '{"live-restore": false}' >"$1/daemon.json"
+	fi
 }
 
 engine_import_busybox()

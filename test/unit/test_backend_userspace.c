@@ -216,6 +216,26 @@ static void check_child_process(pid_t pid, int leak_fd)
 		closedir(dir);
 }
 
+/* The child's environment holds VAR (a NAME=VALUE string). */
+static void check_child_env(pid_t pid, const char *var)
+{
+	char path[64], env[4096];
+	bool found = false;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, env, sizeof(env) - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(env + i) + 1) {
+		env[n] = '\0';
+		found = found || !strcmp(env + i, var);
+	}
+	CHECK(found);
+}
+
 /* Sends datagrams into A's tunnel until both sides report a handshake and B received data. */
 static void check_handshake(void)
 {
@@ -385,7 +405,9 @@ static void scenario_moved_link(void)
 
 	CHECK_EQ_INT(backend_userspace.link_delete(node_a.ifname), 0);
 	check_gone(node_a.ifname, pid_a);
-	CHECK(run("nsenter -t %d -n ip link show wg0 2>/dev/null", (int)sandbox) != 0);
+	/* The persistent TUN stays, unserved, until the sandbox goes (Docker moves a link back to
+	 * the host before DeleteEndpoint). */
+	CHECK(run("nsenter -t %d -n ip link show wg0 >/dev/null", (int)sandbox) == 0);
 	close(hold[1]);
 	CHECK_EQ_INT(waitpid(sandbox, NULL, 0), sandbox);
 	sodium_memzero(&peer, sizeof(peer));
@@ -407,11 +429,150 @@ static void scenario_failures(void)
 
 	CHECK_EQ_INT(node_create(&node_a, NULL, 0), 0);
 	CHECK_EQ_INT(node_create(&node_b, NULL, 0), 0);
-	backend_userspace_finalise();
+	CHECK_EQ_INT(backend_userspace.link_delete(node_a.ifname), 0);
+	CHECK_EQ_INT(backend_userspace.link_delete(node_b.ifname), 0);
 	check_gone(node_a.ifname, 0);
 	check_gone(node_b.ifname, 0);
-	CHECK(children == NULL && n_children == 0);
 	CHECK(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD);
+}
+
+/* LINK restored with NODE's key, port and its peer PEER_NODE; *RESTARTED as link_restore says. */
+static int node_restore(const struct test_node *node, const struct test_node *peer_node,
+			uint32_t mtu, const char *sandbox, bool *restarted)
+{
+	struct wg_link_ref ref = { node->ifname, sandbox, node->public_key };
+	struct wg_device dev = { .listen_port = node->port, .mtu = mtu, .has_private_key = true };
+	struct wg_peer peer;
+	int err;
+
+	snprintf(dev.name, sizeof(dev.name), "%s", node->ifname);
+	memcpy(dev.private_key, node->private_key, WG_KEY_LEN);
+	peer_of(peer_node, &peer);
+	dev.peers = &peer;
+	dev.n_peers = 1;
+	err = backend_userspace.link_restore(&ref, &dev, restarted);
+	sodium_memzero(&dev, sizeof(dev));
+	sodium_memzero(&peer, sizeof(peer));
+	return err;
+}
+
+static pid_t sandbox_start(int *hold_fd)
+{
+	int ready[2], hold[2];
+	pid_t pid;
+	char c = 0;
+
+	if (pipe2(ready, O_CLOEXEC) || pipe2(hold, O_CLOEXEC))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(ready[0]);
+		close(hold[1]);
+		if (unshare(CLONE_NEWNET) || write(ready[1], "r", 1) != 1)
+			_exit(1);
+		while (read(hold[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	close(ready[1]);
+	close(hold[0]);
+	if (pid < 0 || read(ready[0], &c, 1) != 1)
+		pid = -1;
+	close(ready[0]);
+	*hold_fd = hold[1];
+	return pid;
+}
+
+/* What restarts do: the wireguard-go of a link dies (with the daemon or the plugin) and the
+ * persistent TUN, in the host or inside a sandbox as wg0, is served again by a new one; a
+ * running one is taken over as it is. */
+static void scenario_restore(void)
+{
+	struct wg_link_ref ref_a = { node_a.ifname, NULL, node_a.public_key };
+	struct wg_link_ref ref_b = { node_b.ifname, NULL, node_b.public_key };
+	char sandbox_ns[64];
+	struct wg_device dev;
+	struct wg_peer peer;
+	bool restarted;
+	pid_t sandbox, pid_a, pid_b, pid;
+	int hold = -1;
+
+	CHECK_EQ_INT(node_create(&node_a, &node_b, 1380), 0);
+	CHECK_EQ_INT(node_create(&node_b, &node_a, 0), 0);
+	pid_a = child_of(node_a.ifname);
+	pid_b = child_of(node_b.ifname);
+	CHECK_EQ_INT(link_up(node_a.ifname, node_a.addr), 0);
+
+	/* Running: taken over, the same process, nothing restarted. */
+	CHECK_EQ_INT(node_restore(&node_a, &node_b, 1380, NULL, &restarted), 0);
+	CHECK(!restarted && child_of(node_a.ifname) == pid_a);
+
+	/* In the host, its process killed: a new one on the same TUN, the MTU kept. */
+	CHECK_EQ_INT(kill(pid_a, SIGKILL), 0);
+	CHECK_EQ_INT(waitpid(pid_a, NULL, 0), pid_a);
+	CHECK(!backend_userspace.link_exists(&ref_a));
+	CHECK(rtnl_link_exists(node_a.ifname));
+	CHECK_EQ_INT(node_restore(&node_a, &node_b, 1380, NULL, &restarted), 0);
+	CHECK(restarted);
+	pid = child_of(node_a.ifname);
+	CHECK(pid > 0 && pid != pid_a);
+	CHECK_EQ_INT(link_mtu(node_a.ifname), 1380);
+	check_config(&node_a, &node_b);
+
+	/* Inside a sandbox as wg0, up: found by its tag, served, and still wg0 afterwards. */
+	sandbox = sandbox_start(&hold);
+	CHECK(sandbox > 0);
+	snprintf(sandbox_ns, sizeof(sandbox_ns), "/proc/%d/ns/net", (int)sandbox);
+	CHECK_EQ_INT(run("ip link set %s netns %d", node_b.ifname, (int)sandbox), 0);
+	CHECK_EQ_INT(run("nsenter -t %d -n ip link set %s name wg0", (int)sandbox, node_b.ifname),
+		     0);
+	CHECK_EQ_INT(run("nsenter -t %d -n ip link set wg0 up", (int)sandbox), 0);
+	CHECK_EQ_INT(kill(pid_b, SIGKILL), 0);
+	CHECK_EQ_INT(waitpid(pid_b, NULL, 0), pid_b);
+	CHECK_EQ_INT(node_restore(&node_b, &node_a, 0, sandbox_ns, &restarted), 0);
+	CHECK(restarted && child_of(node_b.ifname) > 0);
+	CHECK_EQ_INT(run("nsenter -t %d -n ip link show wg0 >/dev/null", (int)sandbox), 0);
+	CHECK(!rtnl_link_exists(node_b.ifname));
+	check_config(&node_b, &node_a);
+	check_child_env(child_of(node_b.ifname), "WG_TUN_FD=3");
+	/* A's session with the old B is stale: renewing the peer makes A handshake at once. */
+	peer_of(&node_b, &peer);
+	CHECK_EQ_INT(backend_userspace.peer_remove(&ref_a, node_b.public_key), 0);
+	CHECK_EQ_INT(backend_userspace.peer_set(&ref_a, &peer), 0);
+	sodium_memzero(&peer, sizeof(peer));
+	check_handshake();
+
+	/* A daemon that stops forgets its children without stopping them; the next takes over. */
+	pid = child_of(node_b.ifname);
+	backend_userspace_finalise();
+	CHECK(children == NULL && n_children == 0);
+	CHECK(kill(pid, 0) == 0);
+	CHECK_EQ_INT(node_restore(&node_b, &node_a, 0, sandbox_ns, &restarted), 0);
+	CHECK(!restarted);
+	/* A port that is not the expected one (a crash before the configuration): set again. */
+	node_b.port++;
+	CHECK_EQ_INT(node_restore(&node_b, &node_a, 0, sandbox_ns, &restarted), 0);
+	CHECK(restarted);
+	CHECK_EQ_INT(backend_userspace.device_get(&ref_b, &dev), 0);
+	CHECK_EQ_INT(dev.listen_port, node_b.port);
+	wgdev_clear(&dev);
+	node_b.port--;
+
+	/* The sandbox gone: the descriptor the new wireguard-go got there keeps its namespace, so
+	 * the link is deleted as a reconcile does (the socket file removed, the process exits),
+	 * and then it is gone. */
+	close(hold);
+	CHECK_EQ_INT(waitpid(sandbox, NULL, 0), sandbox);
+	CHECK_EQ_INT(backend_userspace.link_delete(node_b.ifname), 0);
+	/* Still our child, though forgotten: reaped here. */
+	for (int i = 0; i < 100 && waitpid(pid, NULL, WNOHANG) == 0; i++)
+		sleep_ms(20);
+	CHECK(kill(pid, 0) < 0 && errno == ESRCH);
+	CHECK_EQ_INT(node_restore(&node_b, &node_a, 0, sandbox_ns, &restarted), -ENODEV);
+	CHECK_EQ_INT(backend_userspace.link_delete(node_b.ifname), 0);
+	CHECK_EQ_INT(backend_userspace.link_delete(node_a.ifname), 0);
+	check_gone(node_a.ifname, 0);
+	CHECK_EQ_INT(node_restore(&node_a, &node_b, 1380, NULL, &restarted), -ENODEV);
 }
 
 static void node_keys(struct test_node *node)
@@ -440,6 +601,7 @@ static int sandbox_main(void)
 	scenario_two_links();
 	scenario_moved_link();
 	scenario_failures();
+	scenario_restore();
 	backend_userspace_finalise();
 	return unit_failed_checks ? 1 : 0;
 }

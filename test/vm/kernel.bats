@@ -251,5 +251,8 @@ daemon_links() {
 	[ -x "$bin" ] || { echo "build/unit/test_backend_kernel not built: make unit-build" >&2; return 1; }
 	out=$("$bin" 2>&1)
 	echo "$out"
-	if grep -qE '^not ok|# SKIP' <<<"$out"; then return 1; fi
+	# Only the check for kernels without WireGuard may skip here.
+	if grep -E '^not ok|# SKIP' <<<"$out" | grep -v 'this kernel has WireGuard'; then
+		return 1
+	fi
 }
