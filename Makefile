@@ -118,7 +118,8 @@ bench: deps
 	$(Q)bench/run
 
 style:
-	$(Q)clang-format --dry-run --Werror $(wildcard driver/*.[ch] keystore/*.[ch] kmod/*.[ch] test/unit/*.[ch])
+	$(Q)clang-format --dry-run --Werror $(wildcard driver/*.[ch] keystore/*.[ch] kmod/*.[ch] wgctl/*.c \
+		test/unit/*.[ch])
 
 clean:
 	rm -rf build

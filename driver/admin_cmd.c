@@ -352,12 +352,9 @@ static const struct command {
 	bool takes_key; /* kind and reference */
 	bool reads_key; /* a key line follows */
 } commands[] = {
-	{ "list", cmd_list, false, false },
-	{ "links", cmd_links, false, false },
-	{ "generate", cmd_generate, true, false },
-	{ "import", cmd_import, true, true },
-	{ "delete", cmd_delete, true, false },
-	{ "export", cmd_export, true, false },
+	{ "list", cmd_list, false, false },	   { "links", cmd_links, false, false },
+	{ "generate", cmd_generate, true, false }, { "import", cmd_import, true, true },
+	{ "delete", cmd_delete, true, false },	   { "export", cmd_export, true, false },
 };
 
 /* Splits "<command>[ <kind> <ref>]\n[<key>\n]" in place. */

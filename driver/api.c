@@ -112,8 +112,8 @@ static int lookup(const json_t *req, bool lenient, struct network **net, struct 
 		return lenient ? 0 : state_network_error(nid, err);
 	*ep = endpoint_find(*net, eid);
 	if (!*ep && !lenient)
-		return errmsg_set(err, -ENOENT, "EndpointID %.12s: no such endpoint on network %.12s",
-				  eid, nid);
+		return errmsg_set(err, -ENOENT,
+				  "EndpointID %.12s: no such endpoint on network %.12s", eid, nid);
 	return 0;
 }
 
@@ -173,12 +173,13 @@ static json_t *handle_join(const json_t *req, char *err)
 		return NULL;
 	/* A connected default route with the gateway service disabled: the container gets lo and
 	 * wg0 only (docker_gwbridge would otherwise be attached and fail on 20.10). */
-	reply = json_pack("{s:{s:s, s:s}, s:[{s:s, s:i}], s:b}", "InterfaceName", "SrcName",
-			  ifname, "DstPrefix", "wg", "StaticRoutes", "Destination", "0.0.0.0/0",
+	reply = json_pack("{s:{s:s, s:s}, s:[{s:s, s:i}], s:b}", "InterfaceName", "SrcName", ifname,
+			  "DstPrefix", "wg", "StaticRoutes", "Destination", "0.0.0.0/0",
 			  "RouteType", 1, "DisableGatewayService", 1);
 	if (reply && ipv6)
 		json_array_append_new(json_object_get(reply, "StaticRoutes"),
-				      json_pack("{s:s, s:i}", "Destination", "::/0", "RouteType", 1));
+				      json_pack("{s:s, s:i}", "Destination", "::/0", "RouteType",
+						1));
 	return reply;
 }
 
@@ -232,8 +233,7 @@ static char *error_answer(const char *msg)
 }
 
 /* Parses BODY into *REQ: an object, or NULL for an empty body when the route allows it. */
-static int parse_body(const struct route *r, const char *body, size_t len, json_t **req,
-		      char *err)
+static int parse_body(const struct route *r, const char *body, size_t len, json_t **req, char *err)
 {
 	json_error_t jerr;
 	size_t i;
@@ -243,12 +243,14 @@ static int parse_body(const struct route *r, const char *body, size_t len, json_
 		;
 	if (i == len) {
 		if (r->needs_body)
-			return errmsg_set(err, -EINVAL, "request body: empty, expected a JSON object");
+			return errmsg_set(err, -EINVAL,
+					  "request body: empty, expected a JSON object");
 		return 0;
 	}
 	*req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!*req)
-		return errmsg_set(err, -EINVAL, "request body: not valid JSON: %s (line %d, column %d)",
+		return errmsg_set(err, -EINVAL,
+				  "request body: not valid JSON: %s (line %d, column %d)",
 				  jerr.text, jerr.line, jerr.column);
 	if (!json_is_object(*req)) {
 		json_decref(*req);

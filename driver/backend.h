@@ -17,15 +17,15 @@
 #include "wgdev.h"
 
 struct wg_link_ref {
-	const char *ifname;  /* name the link was created with, in the host netns */
-	const char *sandbox; /* netns path the link may have moved to, or NULL */
+	const char *ifname;	   /* name the link was created with, in the host netns */
+	const char *sandbox;	   /* netns path the link may have moved to, or NULL */
 	const uint8_t *public_key; /* WG_KEY_LEN bytes: identifies the link inside the sandbox */
 };
 
 struct backend_ops {
 	const char *name; /* "kernel" or "userspace" */
-	/* Creates link DEV->name in the host netns with DEV's key, port, MTU and peers. Borrows DEV.
-	 * On failure nothing is left behind. -EEXIST if a link of that name exists. */
+	/* Creates link DEV->name in the host netns with DEV's key, port, MTU and peers. Borrows
+	 * DEV. On failure nothing is left behind. -EEXIST if a link of that name exists. */
 	int (*link_create)(const struct wg_device *dev);
 	/* Deletes the link (host netns) and anything backing it; 0 if it is already gone. */
 	int (*link_delete)(const char *ifname);

@@ -57,7 +57,8 @@ void endpoint_free(struct endpoint *ep)
 
 static struct wg_link_ref link_ref(const struct endpoint *ep)
 {
-	return (struct wg_link_ref){ .ifname = ep->ifname, .sandbox = ep->sandbox,
+	return (struct wg_link_ref){ .ifname = ep->ifname,
+				     .sandbox = ep->sandbox,
 				     .public_key = ep->public_key };
 }
 
@@ -96,21 +97,27 @@ static int parse_interface(struct endpoint *ep, const json_t *iface, char *err)
 	if (ret)
 		return ret;
 	if (mac)
-		return errmsg_set(err, -EINVAL,
-				  "Interface.MacAddress: a WireGuard link has no MAC address; do not "
-				  "set one on this network (got \"%.40s\")", mac);
+		return errmsg_set(
+			err, -EINVAL,
+			"Interface.MacAddress: a WireGuard link has no MAC address; do not "
+			"set one on this network (got \"%.40s\")",
+			mac);
 	if (!addr4 && !addr6)
-		return errmsg_set(err, -EINVAL,
-				  "Interface.Address: missing; expected an IPv4 address with prefix "
-				  "length (the network needs an IPAM subnet)");
+		return errmsg_set(
+			err, -EINVAL,
+			"Interface.Address: missing; expected an IPv4 address with prefix "
+			"length (the network needs an IPAM subnet)");
 	if (addr4 && addr_parse(addr4, AF_INET, &ep->addr4))
 		return errmsg_set(err, -EINVAL,
 				  "Interface.Address: expected an IPv4 address with prefix length "
-				  "such as 10.0.0.2/24, got \"%.60s\"", addr4);
+				  "such as 10.0.0.2/24, got \"%.60s\"",
+				  addr4);
 	if (addr6 && addr_parse(addr6, AF_INET6, &ep->addr6))
-		return errmsg_set(err, -EINVAL,
-				  "Interface.AddressIPv6: expected an IPv6 address with prefix length "
-				  "such as fd00::2/64, got \"%.60s\"", addr6);
+		return errmsg_set(
+			err, -EINVAL,
+			"Interface.AddressIPv6: expected an IPv6 address with prefix length "
+			"such as fd00::2/64, got \"%.60s\"",
+			addr6);
 	return 0;
 }
 
@@ -131,7 +138,8 @@ static int check_unique(const struct endpoint *ep, char *err)
 			if (!strcmp(o->ifname, ep->ifname))
 				return errmsg_set(err, -EEXIST,
 						  "EndpointID: link name %s is taken by endpoint "
-						  "%.12s", ep->ifname, o->id);
+						  "%.12s",
+						  ep->ifname, o->id);
 			if (n != ep->net)
 				continue;
 			if (same_address(&o->addr4, &ep->addr4) ||
@@ -139,15 +147,17 @@ static int check_unique(const struct endpoint *ep, char *err)
 				return errmsg_set(err, -EEXIST,
 						  "Interface: address %s is used by endpoint %.12s",
 						  addr_format(same_address(&o->addr4, &ep->addr4)
-								      ? &ep->addr4 : &ep->addr6, buf),
+								      ? &ep->addr4
+								      : &ep->addr6,
+							      buf),
 						  o->id);
 		}
 	}
 	return 0;
 }
 
-int endpoint_create(struct network *net, const char *id, const json_t *iface,
-		    const json_t *options, char *err)
+int endpoint_create(struct network *net, const char *id, const json_t *iface, const json_t *options,
+		    char *err)
 {
 	uint8_t key[WG_KEY_LEN];
 	struct endpoint *ep;
@@ -240,7 +250,8 @@ static int add_to_peers(struct endpoint *ep, char *err)
 		ret = backend->peer_set(&ref, &peer);
 		sodium_memzero(&peer, sizeof(peer));
 		if (ret) {
-			errmsg_set(err, ret, "endpoint %.12s: adding peer %.12s to endpoint %.12s: %s",
+			errmsg_set(err, ret,
+				   "endpoint %.12s: adding peer %.12s to endpoint %.12s: %s",
 				   ep->id, ep->id, o->id, strerror(-ret));
 			break;
 		}
@@ -358,7 +369,8 @@ int endpoint_delete(struct endpoint *ep, char *err)
 		return ret;
 	}
 	/* Keys go after the state: a crash in between leaves an unused key, never a dangling
-	 * endpoint without its key. A named identity is kept for the next endpoint that names it. */
+	 * endpoint without its key. A named identity is kept for the next endpoint that names it.
+	 */
 	if (!endpoint_key_named(ep) &&
 	    (keystore_psk_delete_all(ep->key_ref) || keystore_identity_delete(ep->key_ref)))
 		log_warn("endpoint %.12s: deleting its keys: %s", ep->id, keystore_error());
@@ -372,7 +384,8 @@ int endpoint_delete(struct endpoint *ep, char *err)
 static int reconfigure_link(struct endpoint *ep, const uint8_t *link_pub, const uint8_t *key,
 			    char *err)
 {
-	struct wg_link_ref ref = { .ifname = ep->ifname, .sandbox = ep->sandbox,
+	struct wg_link_ref ref = { .ifname = ep->ifname,
+				   .sandbox = ep->sandbox,
 				   .public_key = link_pub };
 	struct wg_device dev = { .listen_port = ep->listen_port };
 	int ret;
@@ -414,7 +427,8 @@ static void swap_resolution(struct endpoint *ep, struct endpoint *saved)
 /* Puts EP's link back to identity KEY_REF without peers; LINK_PUB is the public key it has now. */
 static void restore_link(const struct endpoint *ep, const char *key_ref, const uint8_t *link_pub)
 {
-	struct wg_link_ref ref = { .ifname = ep->ifname, .sandbox = ep->sandbox,
+	struct wg_link_ref ref = { .ifname = ep->ifname,
+				   .sandbox = ep->sandbox,
 				   .public_key = link_pub };
 	struct wg_device dev = { .listen_port = ep->listen_port, .has_private_key = true };
 	int ret;
@@ -499,7 +513,8 @@ int endpoint_resolve(struct endpoint *ep, const char *key_ref, struct link_set *
 	/* NEW now holds what EP had: the generated key it no longer uses goes. */
 	if (changed && !strcmp(new.key_ref, ep->id) &&
 	    (keystore_psk_delete_all(new.key_ref) || keystore_identity_delete(new.key_ref)))
-		log_warn("endpoint %.12s: deleting its generated key: %s", ep->id, keystore_error());
+		log_warn("endpoint %.12s: deleting its generated key: %s", ep->id,
+			 keystore_error());
 	links_free(&new.links);
 	log_info("endpoint %.12s: resolved; key %s, %zu link(s), %zu peers", ep->id, ep->key_ref,
 		 ep->links.n, ep->joined ? peers_count(ep) : 0);
@@ -514,8 +529,8 @@ json_t *endpoint_info(const struct endpoint *ep)
 
 	sodium_bin2base64(pub, sizeof(pub), ep->public_key, WG_KEY_LEN,
 			  sodium_base64_VARIANT_ORIGINAL);
-	info = json_pack("{s:s, s:s, s:s, s:s, s:i, s:b, s:I, s:s, s:s, s:b}", "ifname",
-			 ep->ifname, "backend", backend ? backend->name : "none", "backend_reason",
+	info = json_pack("{s:s, s:s, s:s, s:s, s:i, s:b, s:I, s:s, s:s, s:b}", "ifname", ep->ifname,
+			 "backend", backend ? backend->name : "none", "backend_reason",
 			 backend_reason, "public_key", pub, "listen_port", ep->listen_port,
 			 "joined", ep->joined, "peers",
 			 (json_int_t)(ep->joined ? peers_count(ep) : 0), "key", ep->key_ref,

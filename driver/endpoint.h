@@ -22,7 +22,7 @@
 #include <jansson.h>
 #include <net/if.h>
 
-#define ENDPOINT_IFNAME_PREFIX "wg-"
+#define ENDPOINT_IFNAME_PREFIX	"wg-"
 #define ENDPOINT_IFNAME_IDCHARS 12
 
 struct backend_ops;
@@ -30,13 +30,13 @@ struct backend_ops;
 struct endpoint {
 	char id[NETWORK_ID_LEN + 1];
 	struct network *net;
-	char ifname[IFNAMSIZ]; /* creation name in the host netns */
+	char ifname[IFNAMSIZ];		    /* creation name in the host netns */
 	char key_ref[KEYSTORE_REF_MAX + 1]; /* identity: wg.key, or the endpoint ID (generated) */
-	struct link_set links;              /* the identities it links to (wg.links) */
+	struct link_set links;		    /* the identities it links to (wg.links) */
 	bool pending; /* waiting for the resolver: no peers until it is done */
 	struct wg_allowedip addr4;
 	struct wg_allowedip addr6; /* family 0: none */
-	uint16_t listen_port;      /* 0 until Join */
+	uint16_t listen_port;	   /* 0 until Join */
 	bool joined;
 	char *sandbox; /* SandboxKey of the Join, or NULL */
 	uint8_t public_key[WG_KEY_LEN];
@@ -53,8 +53,8 @@ void endpoint_set_backend(const struct backend_ops *ops, const char *reason);
 void endpoint_set_resolver(void (*resolve)(const struct endpoint *ep));
 
 /* CreateEndpoint: IFACE and OPTIONS are the request's objects (borrowed, may be NULL). */
-int endpoint_create(struct network *net, const char *id, const json_t *iface,
-		    const json_t *options, char *err);
+int endpoint_create(struct network *net, const char *id, const json_t *iface, const json_t *options,
+		    char *err);
 /* Join: fills the answer fields IFNAME (IFNAMSIZ) and *IPV6 (add the ::/0 route). */
 int endpoint_join(struct endpoint *ep, const char *sandbox, char *ifname, bool *ipv6, char *err);
 /* Leave: removes EP from its peers' configuration. */

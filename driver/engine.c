@@ -228,7 +228,7 @@ static int network_container(const json_t *net, const char *eid, const char **na
 	const char *key;
 
 	*name = json_string_value(json_object_get(net, "Name"));
-	json_object_foreach((json_t *)json_object_get(net, "Containers"), key, v) {
+	json_object_foreach ((json_t *)json_object_get(net, "Containers"), key, v) {
 		const char *e = json_string_value(json_object_get(v, "EndpointID"));
 
 		if (e && !strcmp(e, eid) && *name && strlen(key) == NETWORK_ID_LEN &&
@@ -307,7 +307,7 @@ static size_t container_targets(const json_t *c, const char *netname, struct tar
 	size_t n = 0, i;
 
 	for (size_t l = 0; l < 2; l++)
-		json_array_foreach((json_t *)lists[l], i, v)
+		json_array_foreach ((json_t *)lists[l], i, v)
 			if (json_is_string(v))
 				add_target(json_string_value(v), t, &n);
 	return n;
@@ -354,7 +354,8 @@ static void apply(const char *nid, const char *eid, const char *key, const char 
 		ref = target_ref(net, &t[i]);
 		if (!keystore_ref_valid(ref) || !strcmp(ref, key ? key : ep->key_ref)) {
 			log_warn("endpoint %.12s: link to container %s: no usable key reference; "
-				 "ignored", eid, t[i].name);
+				 "ignored",
+				 eid, t[i].name);
 			continue;
 		}
 		ret = links_add(&links, ref, NULL);

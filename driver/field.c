@@ -30,7 +30,8 @@ int field_string(const json_t *obj, const char *key, const char *name, const cha
 	if (!v)
 		return errmsg_set(err, -EINVAL, "%s: missing, expected a string", name);
 	if (!json_is_string(v))
-		return errmsg_set(err, -EINVAL, "%s: expected a string, got %s", name, type_name(v));
+		return errmsg_set(err, -EINVAL, "%s: expected a string, got %s", name,
+				  type_name(v));
 	*out = json_string_value(v);
 	return 0;
 }
@@ -43,14 +44,14 @@ int field_string_opt(const json_t *obj, const char *key, const char *name, const
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return errmsg_set(err, -EINVAL, "%s: expected a string, got %s", name, type_name(v));
+		return errmsg_set(err, -EINVAL, "%s: expected a string, got %s", name,
+				  type_name(v));
 	if (json_string_length(v))
 		*out = json_string_value(v);
 	return 0;
 }
 
-int field_object_opt(const json_t *obj, const char *key, const char *name, json_t **out,
-		     char *err)
+int field_object_opt(const json_t *obj, const char *key, const char *name, json_t **out, char *err)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -58,7 +59,8 @@ int field_object_opt(const json_t *obj, const char *key, const char *name, json_
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_object(v))
-		return errmsg_set(err, -EINVAL, "%s: expected an object, got %s", name, type_name(v));
+		return errmsg_set(err, -EINVAL, "%s: expected an object, got %s", name,
+				  type_name(v));
 	*out = v;
 	return 0;
 }

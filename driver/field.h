@@ -17,8 +17,7 @@ int field_string(const json_t *obj, const char *key, const char *name, const cha
 int field_string_opt(const json_t *obj, const char *key, const char *name, const char **out,
 		     char *err);
 /* Optional object: absent or null give *OUT = NULL. */
-int field_object_opt(const json_t *obj, const char *key, const char *name, json_t **out,
-		     char *err);
+int field_object_opt(const json_t *obj, const char *key, const char *name, json_t **out, char *err);
 /* Required engine ID (64 lower-case hex characters). */
 int field_id(const json_t *obj, const char *key, const char **out, char *err);
 

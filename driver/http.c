@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #define HTTP_IDLE_TIMEOUT_S 300
-#define CONTENT_TYPE "application/vnd.docker.plugins.v1.2+json"
+#define CONTENT_TYPE	    "application/vnd.docker.plugins.v1.2+json"
 
 static struct MHD_Daemon *daemon_handle;
 static char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -67,8 +67,8 @@ static int append(struct request *r, const char *data, size_t size)
 
 static bool declared_too_large(struct MHD_Connection *c)
 {
-	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *v =
+		MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 	return v && strtoull(v, NULL, 10) > API_BODY_MAX;
 }

@@ -23,7 +23,7 @@ static int parse_options(const json_t *options, struct options *out, char *err)
 	if (!options)
 		return 0;
 	/* The engine puts its own labels here too; only our wg.* namespace is ours to judge. */
-	json_object_foreach((json_t *)options, key, v) {
+	json_object_foreach ((json_t *)options, key, v) {
 		if (strncmp(key, "wg.", 3))
 			continue;
 		if (!strcmp(key, IDENTITY_OPT_KEY))

@@ -106,7 +106,8 @@ static int wait_for_signal(void)
 
 int main(int argc, char *argv[])
 {
-	struct config cfg = { .backend = getenv("WG_BACKEND"), .log_level = getenv("LOG_LEVEL"),
+	struct config cfg = { .backend = getenv("WG_BACKEND"),
+			      .log_level = getenv("LOG_LEVEL"),
 			      .wireguard_go = "wireguard-go" };
 	const struct backend_ops *backend = NULL;
 	static char reason[512];

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OPT_MTU "com.docker.network.driver.mtu"
-#define OPT_PSK "wg.psk"
-#define OPT_POLICY "wg.policy"
+#define OPT_MTU	      "com.docker.network.driver.mtu"
+#define OPT_PSK	      "wg.psk"
+#define OPT_POLICY    "wg.policy"
 #define KNOWN_OPTIONS OPT_PSK " (on|off), " OPT_POLICY " (mesh|links), " OPT_MTU " (1280-65455)"
 
 static struct network *networks;
@@ -22,7 +22,8 @@ static int parse_mtu(const json_t *v, uint32_t *out, char *err)
 	char *end;
 	long mtu;
 
-	/* The engine passes -o values as strings; accept a JSON integer from raw API callers too. */
+	/* The engine passes -o values as strings; accept a JSON integer from raw API callers too.
+	 */
 	if (json_is_integer(v)) {
 		mtu = (long)json_integer_value(v);
 	} else if (json_is_string(v)) {
@@ -77,7 +78,8 @@ int network_policy_parse(const char *s, enum network_policy *out)
 static int parse_policy(const json_t *v, enum network_policy *out, char *err)
 {
 	if (network_policy_parse(json_string_value(v), out))
-		return errmsg_set(err, -EINVAL, "option \"%s\": expected mesh or links", OPT_POLICY);
+		return errmsg_set(err, -EINVAL, "option \"%s\": expected mesh or links",
+				  OPT_POLICY);
 	return 0;
 }
 
@@ -95,7 +97,7 @@ int network_options_parse(const json_t *generic, struct network_options *out, ch
 	if (!json_is_object(generic))
 		return errmsg_set(err, -EINVAL,
 				  "Options.com.docker.network.generic: expected an object");
-	json_object_foreach((json_t *)generic, key, v) {
+	json_object_foreach ((json_t *)generic, key, v) {
 		if (!strcmp(key, OPT_MTU))
 			ret = parse_mtu(v, &out->mtu, err);
 		else if (!strcmp(key, OPT_PSK))

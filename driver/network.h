@@ -10,10 +10,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define NETWORK_ID_LEN 64
+#define NETWORK_ID_LEN	    64
 #define NETWORK_MTU_DEFAULT 1420
-#define NETWORK_MTU_MIN 1280
-#define NETWORK_MTU_MAX 65455 /* 65535 minus WireGuard's 80 bytes of overhead */
+#define NETWORK_MTU_MIN	    1280
+#define NETWORK_MTU_MAX	    65455 /* 65535 minus WireGuard's 80 bytes of overhead */
 
 struct endpoint;
 

@@ -40,7 +40,8 @@ int peers_entry(const struct endpoint *self, const struct endpoint *other, struc
 	if (psk_ref)
 		ret = keystore_psk_ref_get(psk_ref, false, out->preshared_key, NULL);
 	else if (self->net->opts.psk)
-		ret = keystore_psk_get(self->key_ref, other->key_ref, true, out->preshared_key, NULL);
+		ret = keystore_psk_get(self->key_ref, other->key_ref, true, out->preshared_key,
+				       NULL);
 	else
 		return 0;
 	if (ret) {

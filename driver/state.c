@@ -124,10 +124,10 @@ static int endpoint_from_json(struct network *net, const json_t *j, const char *
 	json_error_t jerr;
 
 	if (json_unpack_ex((json_t *)j, &jerr, JSON_STRICT,
-			   "{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s?s, s?s, s?b}", "id", &id, "ifname",
-			   &ifname, "key", &key, "address", &a4, "address6", &a6, "listen_port",
-			   &port, "joined", &joined, "sandbox", &sandbox, "links", &links, "pending",
-			   &pending)) {
+			   "{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s?s, s?s, s?b}", "id", &id,
+			   "ifname", &ifname, "key", &key, "address", &a4, "address6", &a6,
+			   "listen_port", &port, "joined", &joined, "sandbox", &sandbox, "links",
+			   &links, "pending", &pending)) {
 		log_error("state file %s: endpoint: %s", path, jerr.text);
 		return -EBADMSG;
 	}
@@ -229,7 +229,7 @@ static int load_file(const char *path, char *err)
 	net->opts.psk = psk;
 	net->opts.policy = policy_value;
 	net->ipv6 = ipv6;
-	json_array_foreach(eps, i, e) {
+	json_array_foreach (eps, i, e) {
 		/* One endpoint whose key is gone does not take its whole network down. */
 		if (endpoint_from_json(net, e, path) == -ENOMEM) {
 			ret = errmsg_set(err, -ENOMEM, "state file %s: out of memory", path);

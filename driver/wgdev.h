@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define WG_KEY_LEN 32
+#define WG_KEY_LEN	     32
 #define WGDEV_MAX_ALLOWEDIPS 2 /* one /32 and one /128 per peer: enough for this driver */
 
 struct wg_allowedip {

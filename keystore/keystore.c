@@ -16,16 +16,15 @@
 #define KEY_B64_LEN \
 	(sodium_base64_ENCODED_LEN(KEYSTORE_KEY_LEN, sodium_base64_VARIANT_ORIGINAL) - 1)
 /* Generous for "<base64>\n" with stray whitespace, small enough to refuse any other file. */
-#define KEY_FILE_MAX 256
+#define KEY_FILE_MAX	256
 #define IDENTITY_SUFFIX ".key"
-#define LINK_SUFFIX ".psk"
-#define PSK_REF_SUFFIX ".psk"
+#define LINK_SUFFIX	".psk"
+#define PSK_REF_SUFFIX	".psk"
 
 static char *key_dir;
 static __thread char last_error[PATH_MAX + 128];
 
-__attribute__((format(printf, 1, 2)))
-static void set_error(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void set_error(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -83,8 +82,7 @@ static int check_ready(void)
 }
 
 /* -EPERM unless ST (of the key directory or file PATH) belongs to us and only to us. */
-static int check_private(const char *what, const char *path, const struct stat *st,
-			 mode_t expected)
+static int check_private(const char *what, const char *path, const struct stat *st, mode_t expected)
 {
 	if (st->st_uid != geteuid()) {
 		set_error("%s %s: owned by uid %u, expected %u", what, path, (unsigned)st->st_uid,
@@ -125,8 +123,8 @@ err_errno:
 	return ret;
 }
 
-__attribute__((format(printf, 2, 3)))
-static int format_path(char out[PATH_MAX], const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int format_path(char out[PATH_MAX], const char *fmt,
+							     ...)
 {
 	va_list ap;
 	int n;
@@ -537,8 +535,8 @@ static int key_name_cmp(const struct dirent **a, const struct dirent **b)
 
 /* Lists the key files of subdirectory SUB that FILTER accepts into *NAMES (free each and the
  * array), in name order; writes the directory's path into DIR. Returns the count or -errno. */
-static int list_key_files(const char *sub, int (*filter)(const struct dirent *),
-			  char dir[PATH_MAX], struct dirent ***names)
+static int list_key_files(const char *sub, int (*filter)(const struct dirent *), char dir[PATH_MAX],
+			  struct dirent ***names)
 {
 	int n, ret;
 

@@ -52,7 +52,8 @@ int keystore_psk_delete(const char *a, const char *b);
 int keystore_psk_delete_all(const char *ref);
 
 /* The named preshared key REF (psk/<ref>.psk); CREATE and CREATED as for keystore_identity_get. */
-int keystore_psk_ref_get(const char *ref, bool create, uint8_t psk[KEYSTORE_KEY_LEN], bool *created);
+int keystore_psk_ref_get(const char *ref, bool create, uint8_t psk[KEYSTORE_KEY_LEN],
+			 bool *created);
 /* Stores PSK as the named preshared key REF, replacing any existing one. Borrows PSK. */
 int keystore_psk_ref_put(const char *ref, const uint8_t psk[KEYSTORE_KEY_LEN]);
 /* Deletes the named preshared key REF; 0 when absent. */

@@ -14,11 +14,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define NID "1111111111111111111111111111111111111111111111111111111111111111"
+#define NID   "1111111111111111111111111111111111111111111111111111111111111111"
 #define EID_A "aaaaaaaaaaaa0000000000000000000000000000000000000000000000000000"
 /* Computed with `wg genkey | tee priv | wg pubkey`. */
 #define WG_PRIVATE "cLMkp+z2dGVJB4YiHSJAUC+DmhKcPwhPJGdO484FTF8="
-#define WG_PUBLIC "gE+QCd+ZTlRsaW+HGdmzoKJHEZjLoM3tFghZob1Tjw4="
+#define WG_PUBLIC  "gE+QCd+ZTlRsaW+HGdmzoKJHEZjLoM3tFghZob1Tjw4="
 
 static char dir[64];
 static struct admin_text out;

@@ -13,8 +13,8 @@
 #include <sodium.h>
 #include <unistd.h>
 
-#define NID "1111111111111111111111111111111111111111111111111111111111111111"
-#define NID2 "2222222222222222222222222222222222222222222222222222222222222222"
+#define NID   "1111111111111111111111111111111111111111111111111111111111111111"
+#define NID2  "2222222222222222222222222222222222222222222222222222222222222222"
 #define EID_A "aaaaaaaaaaaa0000000000000000000000000000000000000000000000000000"
 #define EID_B "bbbbbbbbbbbb0000000000000000000000000000000000000000000000000000"
 #define EID_C "cccccccccccc0000000000000000000000000000000000000000000000000000"
@@ -211,11 +211,13 @@ UNIT_TEST(test_network_options)
 		  "option \"wg.psk\": expected on or off");
 	CHECK(network_find(NID) == NULL);
 	CHECK_EQ_INT(count_files("networks"), 0);
-	CHECK(create_network(NID, "{\"com.docker.network.driver.mtu\":\"1380\",\"wg.psk\":\"off\"}"));
+	CHECK(create_network(NID,
+			     "{\"com.docker.network.driver.mtu\":\"1380\",\"wg.psk\":\"off\"}"));
 	n = network_find(NID);
 	CHECK(n && n->opts.mtu == 1380 && !n->opts.psk);
 	/* The same again is fine; other options for the same ID are not. */
-	CHECK(create_network(NID, "{\"com.docker.network.driver.mtu\":\"1380\",\"wg.psk\":\"off\"}"));
+	CHECK(create_network(NID,
+			     "{\"com.docker.network.driver.mtu\":\"1380\",\"wg.psk\":\"off\"}"));
 	check_err("NetworkDriver.CreateNetwork",
 		  "{\"NetworkID\":\"" NID "\",\"Options\":{\"com.docker.network.generic\":{}}}",
 		  "exists already with other options");
@@ -234,7 +236,8 @@ UNIT_TEST(test_bad_requests_change_nothing)
 	CHECK(create_network(NID, "{}"));
 	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", ""));
 	snapshot(before, sizeof(before));
-	check_err("NetworkDriver.CreateEndpoint", "{\"NetworkID\":", "request body: not valid JSON");
+	check_err("NetworkDriver.CreateEndpoint",
+		  "{\"NetworkID\":", "request body: not valid JSON");
 	check_err("NetworkDriver.CreateEndpoint", "[1,2]", "expected a JSON object");
 	check_err("NetworkDriver.CreateEndpoint", "", "request body: empty");
 	check_err("NetworkDriver.Join", "{\"NetworkID\":\"" NID "\",\"EndpointID\":5}",
@@ -288,8 +291,8 @@ UNIT_TEST(test_join_answer)
 	CHECK(create_network(NID, "{}"));
 	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", "fd00:7::2/64"));
 	j = join(NID, EID_A);
-	CHECK_STR_CONTAINS(json_string_value(json_object_get(json_object_get(j, "InterfaceName"),
-							     "SrcName")),
+	CHECK_STR_CONTAINS(json_string_value(
+				   json_object_get(json_object_get(j, "InterfaceName"), "SrcName")),
 			   "wg-aaaaaaaaaaaa");
 	CHECK_STR_CONTAINS(json_string_value(json_object_get(json_object_get(j, "InterfaceName"),
 							     "DstPrefix")),
@@ -297,12 +300,12 @@ UNIT_TEST(test_join_answer)
 	CHECK(json_is_true(json_object_get(j, "DisableGatewayService")));
 	rts = json_object_get(j, "StaticRoutes");
 	CHECK_EQ_INT(json_array_size(rts), 2);
-	CHECK_STR_CONTAINS(json_string_value(json_object_get(json_array_get(rts, 0),
-							     "Destination")),
+	CHECK_STR_CONTAINS(json_string_value(
+				   json_object_get(json_array_get(rts, 0), "Destination")),
 			   "0.0.0.0/0");
 	CHECK_EQ_INT(json_integer_value(json_object_get(json_array_get(rts, 0), "RouteType")), 1);
-	CHECK_STR_CONTAINS(json_string_value(json_object_get(json_array_get(rts, 1),
-							     "Destination")),
+	CHECK_STR_CONTAINS(json_string_value(
+				   json_object_get(json_array_get(rts, 1), "Destination")),
 			   "::/0");
 	json_decref(j);
 	CHECK_EQ_INT(fake_link_count(), 1);
@@ -458,11 +461,11 @@ UNIT_TEST(test_state_survives_restart)
 	CHECK(network_find(NID)->endpoints == ea);
 	j = call("NetworkDriver.EndpointOperInfo",
 		 "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_A "\"}");
-	CHECK_STR_CONTAINS(json_string_value(json_object_get(json_object_get(j, "Value"),
-							     "ifname")),
+	CHECK_STR_CONTAINS(json_string_value(
+				   json_object_get(json_object_get(j, "Value"), "ifname")),
 			   "wg-aaaaaaaaaaaa");
-	CHECK_STR_CONTAINS(json_string_value(json_object_get(json_object_get(j, "Value"),
-							     "backend")),
+	CHECK_STR_CONTAINS(json_string_value(
+				   json_object_get(json_object_get(j, "Value"), "backend")),
 			   "fake");
 	json_decref(j);
 	teardown();

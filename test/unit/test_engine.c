@@ -10,10 +10,10 @@
 
 #include <ftw.h>
 
-#define NID "1111111111111111111111111111111111111111111111111111111111111111"
-#define EID_WEB "aaaaaaaaaaaa0000000000000000000000000000000000000000000000000000"
-#define EID_DB "bbbbbbbbbbbb0000000000000000000000000000000000000000000000000000"
-#define CID_WEB "c0ffee000000000000000000000000000000000000000000000000000000c0de"
+#define NID		"1111111111111111111111111111111111111111111111111111111111111111"
+#define EID_WEB		"aaaaaaaaaaaa0000000000000000000000000000000000000000000000000000"
+#define EID_DB		"bbbbbbbbbbbb0000000000000000000000000000000000000000000000000000"
+#define CID_WEB		"c0ffee000000000000000000000000000000000000000000000000000000c0de"
 #define FAKE_ROUTES_MAX 8
 
 /* A fake engine: answers GET <path> from a table, one request per connection. */
@@ -121,9 +121,10 @@ static json_t *parse(const char *text)
 
 UNIT_TEST(network_lists_the_container)
 {
-	json_t *net = parse("{\"Name\":\"proj_secure\",\"Containers\":{"
-			    "\"" CID_WEB "\":{\"Name\":\"proj_web_1\",\"EndpointID\":\"" EID_WEB "\"},"
-			    "\"" EID_DB "\":{\"Name\":\"other\",\"EndpointID\":\"" EID_DB "\"}}}");
+	json_t *net =
+		parse("{\"Name\":\"proj_secure\",\"Containers\":{"
+		      "\"" CID_WEB "\":{\"Name\":\"proj_web_1\",\"EndpointID\":\"" EID_WEB "\"},"
+		      "\"" EID_DB "\":{\"Name\":\"other\",\"EndpointID\":\"" EID_DB "\"}}}");
 	const char *name = NULL, *cid = NULL;
 
 	CHECK_EQ_INT(network_container(net, EID_WEB, &name, &cid), 0);
@@ -255,17 +256,24 @@ UNIT_TEST(resolves_labels_and_links_after_join)
 	CHECK_EQ_INT(engine_start(engine_path, err), 0);
 	CHECK(strstr(call("/NetworkDriver.CreateNetwork",
 			  "{\"NetworkID\":\"" NID "\",\"Options\":{\"com.docker.network.generic\":"
-			  "{\"wg.policy\":\"links\"}}}"), "{}"));
+			  "{\"wg.policy\":\"links\"}}}"),
+		     "{}"));
 	CHECK(strstr(call("/NetworkDriver.CreateEndpoint",
 			  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_DB "\",\"Interface\":"
-			  "{\"Address\":\"10.7.0.3/24\"},\"Options\":{\"wg.key\":\"db\"}}"), "{}"));
-	CHECK(strstr(call("/NetworkDriver.Join", "{\"NetworkID\":\"" NID "\",\"EndpointID\":\""
-			  EID_DB "\",\"SandboxKey\":\"/x\"}"), "SrcName"));
+			  "{\"Address\":\"10.7.0.3/24\"},\"Options\":{\"wg.key\":\"db\"}}"),
+		     "{}"));
+	CHECK(strstr(call("/NetworkDriver.Join",
+			  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_DB
+			  "\",\"SandboxKey\":\"/x\"}"),
+		     "SrcName"));
 	CHECK(strstr(call("/NetworkDriver.CreateEndpoint",
 			  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_WEB "\",\"Interface\":"
-			  "{\"Address\":\"10.7.0.2/24\"},\"Options\":{}}"), "{}"));
-	CHECK(strstr(call("/NetworkDriver.Join", "{\"NetworkID\":\"" NID "\",\"EndpointID\":\""
-			  EID_WEB "\",\"SandboxKey\":\"/x\"}"), "SrcName"));
+			  "{\"Address\":\"10.7.0.2/24\"},\"Options\":{}}"),
+		     "{}"));
+	CHECK(strstr(call("/NetworkDriver.Join",
+			  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_WEB
+			  "\",\"SandboxKey\":\"/x\"}"),
+		     "SrcName"));
 	CHECK(resolved(EID_WEB, 5000));
 	api_lock();
 	web = endpoint_find(network_find(NID), EID_WEB);
@@ -291,7 +299,6 @@ UNIT_TEST(no_socket_no_resolver)
 	engine_stop();
 }
 
-UNIT_MAIN("engine", UNIT_CASE(network_lists_the_container),
-	  UNIT_CASE(container_links_and_labels), UNIT_CASE(http_replies),
-	  UNIT_CASE(engine_get_over_a_socket), UNIT_CASE(resolves_labels_and_links_after_join),
-	  UNIT_CASE(no_socket_no_resolver))
+UNIT_MAIN("engine", UNIT_CASE(network_lists_the_container), UNIT_CASE(container_links_and_labels),
+	  UNIT_CASE(http_replies), UNIT_CASE(engine_get_over_a_socket),
+	  UNIT_CASE(resolves_labels_and_links_after_join), UNIT_CASE(no_socket_no_resolver))

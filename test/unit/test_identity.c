@@ -14,7 +14,7 @@
 #include <sodium.h>
 #include <unistd.h>
 
-#define NID "1111111111111111111111111111111111111111111111111111111111111111"
+#define NID   "1111111111111111111111111111111111111111111111111111111111111111"
 #define EID_A "aaaaaaaaaaaa0000000000000000000000000000000000000000000000000000"
 #define EID_B "bbbbbbbbbbbb0000000000000000000000000000000000000000000000000000"
 #define EID_C "cccccccccccc0000000000000000000000000000000000000000000000000000"
@@ -82,17 +82,16 @@ static const char *call(const char *method, json_t *j)
 
 static void create_network(const char *policy)
 {
-	CHECK(!call("CreateNetwork",
-		    json_pack("{s:s, s:{s:{s:s}}}", "NetworkID", NID, "Options",
-			      "com.docker.network.generic", "wg.policy", policy)));
+	CHECK(!call("CreateNetwork", json_pack("{s:s, s:{s:{s:s}}}", "NetworkID", NID, "Options",
+					       "com.docker.network.generic", "wg.policy", policy)));
 }
 
 /* CreateEndpoint with OPTIONS (a JSON text); returns the Err or NULL. */
 static const char *create(const char *eid, const char *addr, const char *options)
 {
-	return call("CreateEndpoint",
-		    json_pack("{s:s, s:s, s:{s:s}, s:o}", "NetworkID", NID, "EndpointID", eid,
-			      "Interface", "Address", addr, "Options", json_loads(options, 0, NULL)));
+	return call("CreateEndpoint", json_pack("{s:s, s:s, s:{s:s}, s:o}", "NetworkID", NID,
+						"EndpointID", eid, "Interface", "Address", addr,
+						"Options", json_loads(options, 0, NULL)));
 }
 
 static const char *join(const char *eid)
@@ -101,7 +100,7 @@ static const char *join(const char *eid)
 				      "SandboxKey", "/var/run/docker/netns/0123456789ab"));
 }
 
-static const char *delete(const char *eid)
+static const char *delete (const char *eid)
 {
 	return call("DeleteEndpoint", json_pack("{s:s, s:s}", "NetworkID", NID, "EndpointID", eid));
 }
@@ -180,7 +179,7 @@ UNIT_TEST(named_keys_outlive_endpoints)
 	CHECK(!join(EID_A) && !join(EID_B) && !join(EID_C));
 	memcpy(pub, ep(EID_B)->public_key, WG_KEY_LEN);
 	CHECK(key_file("link", "db+web.psk"));
-	CHECK(!delete(EID_A) && !delete(EID_B) && !delete(EID_C));
+	CHECK(!delete (EID_A) && !delete (EID_B) && !delete (EID_C));
 	/* Named identities and their link key stay; the generated key and its links go. */
 	CHECK(key_file("identity", "db.key") && key_file("identity", "web.key"));
 	CHECK(key_file("link", "db+web.psk"));
@@ -264,7 +263,8 @@ UNIT_TEST(failed_resolution_keeps_waiting)
 	CHECK(!join(EID_A) && !join(EID_C));
 	c = ep(EID_C);
 	CHECK_EQ_INT(endpoint_resolve(c, "db", &links, err), -EEXIST);
-	CHECK_STR_CONTAINS(err, "label wireguard.key: key \"db\" is in use by endpoint aaaaaaaaaaaa");
+	CHECK_STR_CONTAINS(err,
+			   "label wireguard.key: key \"db\" is in use by endpoint aaaaaaaaaaaa");
 	CHECK(c->pending && !strcmp(c->key_ref, EID_C));
 	fake_fail_peer_set = -EIO;
 	CHECK_EQ_INT(endpoint_resolve(c, "web", &links, err), -EIO);
@@ -291,9 +291,10 @@ UNIT_TEST(state_files_without_the_new_keys_load)
 	snprintf(path, sizeof(path), "%s/networks/%s.json", dir, NID);
 	f = fopen(path, "w");
 	fputs("{\"version\":1,\"id\":\"" NID "\",\"mtu\":1420,\"psk\":true,\"ipv6\":false,"
-	      "\"endpoints\":[{\"id\":\"" EID_A "\",\"ifname\":\"wg-aaaaaaaaaaaa\",\"key\":\""
-	      EID_A "\",\"address\":\"10.7.0.2/24\",\"address6\":\"\",\"listen_port\":0,"
-	      "\"joined\":false}]}", f);
+	      "\"endpoints\":[{\"id\":\"" EID_A "\",\"ifname\":\"wg-aaaaaaaaaaaa\",\"key\":\"" EID_A
+	      "\",\"address\":\"10.7.0.2/24\",\"address6\":\"\",\"listen_port\":0,"
+	      "\"joined\":false}]}",
+	      f);
 	fclose(f);
 	CHECK_EQ_INT(state_load(), 1);
 	CHECK(network_find(NID)->opts.policy == NETWORK_POLICY_MESH);
@@ -304,6 +305,7 @@ UNIT_TEST(state_files_without_the_new_keys_load)
 
 UNIT_MAIN("identity", UNIT_CASE(links_policy_peers_only_linked),
 	  UNIT_CASE(mesh_with_named_keys_and_psk), UNIT_CASE(named_keys_outlive_endpoints),
-	  UNIT_CASE(refusals_change_nothing), UNIT_CASE(waiting_endpoint_has_no_peers_until_resolved),
+	  UNIT_CASE(refusals_change_nothing),
+	  UNIT_CASE(waiting_endpoint_has_no_peers_until_resolved),
 	  UNIT_CASE(failed_resolution_keeps_waiting),
 	  UNIT_CASE(state_files_without_the_new_keys_load))

@@ -8,10 +8,10 @@
 
 /* Computed with `wg genkey | tee priv | wg pubkey`. */
 #define WG_PRIVATE "cLMkp+z2dGVJB4YiHSJAUC+DmhKcPwhPJGdO484FTF8="
-#define WG_PUBLIC "gE+QCd+ZTlRsaW+HGdmzoKJHEZjLoM3tFghZob1Tjw4="
+#define WG_PUBLIC  "gE+QCd+ZTlRsaW+HGdmzoKJHEZjLoM3tFghZob1Tjw4="
 /* Bytes 0..31, not clamped: `wg pubkey` clamps before multiplying, as libsodium does. */
 #define WG_UNCLAMPED_PRIVATE "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-#define WG_UNCLAMPED_PUBLIC "j0DFrbaPJWJK5bIU6nZ6bslNgp09e14a0bpvPiE4KF8="
+#define WG_UNCLAMPED_PUBLIC  "j0DFrbaPJWJK5bIU6nZ6bslNgp09e14a0bpvPiE4KF8="
 
 static char tmp_dir[64];
 static char key_root[128];
@@ -224,8 +224,8 @@ UNIT_TEST(corrupt_key_files_are_refused)
 		"",
 		"\n",
 		"not a key at all\n",
-		"cLMkp+z2dGVJB4YiHSJAUC+D\n", /* truncated */
-		"cLMkp+z2dGVJB4YiHSJAUC+DmhKcPwhPJGdO484FTF8\n", /* padding missing */
+		"cLMkp+z2dGVJB4YiHSJAUC+D\n",			  /* truncated */
+		"cLMkp+z2dGVJB4YiHSJAUC+DmhKcPwhPJGdO484FTF8\n",  /* padding missing */
 		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n", /* 31 bytes */
 		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n", /* 33 bytes */
 		"cLMkp+z2dGVJB4YiHSJAUC+DmhKcPwhPJGdO484FTF8=\nx\n",
@@ -299,8 +299,8 @@ UNIT_TEST(failed_write_keeps_old_key)
 UNIT_TEST(references)
 {
 	static const char *const good[] = { "a", "0", "web", "web-1.db_2", "9lives", "a..b" };
-	static const char *const bad[] = { "", "../x", "A", "Web", "a/b", ".x", "-x", "_x", "a b",
-					   "x\n", "a+b", "é" };
+	static const char *const bad[] = { "",	 "../x", "A",	"Web", "a/b", ".x",
+					   "-x", "_x",	 "a b", "x\n", "a+b", "é" };
 	char long_ref[KEYSTORE_REF_MAX + 2];
 	uint8_t key[KEYSTORE_KEY_LEN];
 
@@ -365,7 +365,7 @@ UNIT_TEST(psk_is_shared_by_both_ends)
 UNIT_TEST(psk_delete_all_removes_only_that_identity)
 {
 	static const char *const links[][2] = {
-		{ "web", "db" }, { "api", "web" }, { "api", "db" }, { "web2", "db" },
+		{ "web", "db" }, { "api", "web" }, { "api", "db" },  { "web2", "db" },
 		{ "eb", "api" }, { "b", "we" },	   { "0web", "db" },
 	};
 	uint8_t psk[KEYSTORE_KEY_LEN];
@@ -527,11 +527,12 @@ UNIT_TEST(error_is_per_thread)
 }
 
 UNIT_MAIN("keystore", UNIT_CASE(init_creates_private_directories),
-	  UNIT_CASE(init_refuses_shared_directory), UNIT_CASE(init_refuses_missing_parent_and_files),
-	  UNIT_CASE(identity_get_or_create), UNIT_CASE(identity_put_replaces_and_delete),
-	  UNIT_CASE(key_file_written_by_wg_is_read), UNIT_CASE(corrupt_key_files_are_refused),
-	  UNIT_CASE(wrong_mode_is_refused), UNIT_CASE(failed_write_keeps_old_key),
-	  UNIT_CASE(references), UNIT_CASE(psk_is_shared_by_both_ends),
+	  UNIT_CASE(init_refuses_shared_directory),
+	  UNIT_CASE(init_refuses_missing_parent_and_files), UNIT_CASE(identity_get_or_create),
+	  UNIT_CASE(identity_put_replaces_and_delete), UNIT_CASE(key_file_written_by_wg_is_read),
+	  UNIT_CASE(corrupt_key_files_are_refused), UNIT_CASE(wrong_mode_is_refused),
+	  UNIT_CASE(failed_write_keeps_old_key), UNIT_CASE(references),
+	  UNIT_CASE(psk_is_shared_by_both_ends),
 	  UNIT_CASE(psk_delete_all_removes_only_that_identity), UNIT_CASE(public_key_matches_wg),
 	  UNIT_CASE(identity_foreach_in_name_order), UNIT_CASE(named_psks),
 	  UNIT_CASE(error_is_per_thread))

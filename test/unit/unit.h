@@ -16,40 +16,40 @@ static const char *unit_skip_reason;
 
 /* Ends the current test as skipped (TAP "# SKIP"): for checks this machine cannot make, such as
  * the kernel's WireGuard on a host without it. The runner counts skips apart from passes. */
-#define UNIT_SKIP_IF(cond, why)                                                                  \
-	do {                                                                                     \
-		if (cond) {                                                                      \
-			unit_skip_reason = (why);                                                \
-			return;                                                                  \
-		}                                                                                \
+#define UNIT_SKIP_IF(cond, why)                   \
+	do {                                      \
+		if (cond) {                       \
+			unit_skip_reason = (why); \
+			return;                   \
+		}                                 \
 	} while (0)
 
-#define CHECK(cond)                                                                              \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
 			fprintf(stderr, "  %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-			unit_failed_checks++;                                                    \
-		}                                                                                \
+			unit_failed_checks++;                                                      \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_EQ_INT(a, b)                                                                       \
-	do {                                                                                     \
-		long long _a = (long long)(a), _b = (long long)(b);                              \
-		if (_a != _b) {                                                                  \
-			fprintf(stderr, "  %s:%d: %s == %lld, expected %s == %lld\n", __FILE__,  \
-				__LINE__, #a, _a, #b, _b);                                       \
-			unit_failed_checks++;                                                    \
-		}                                                                                \
+#define CHECK_EQ_INT(a, b)                                                                      \
+	do {                                                                                    \
+		long long _a = (long long)(a), _b = (long long)(b);                             \
+		if (_a != _b) {                                                                 \
+			fprintf(stderr, "  %s:%d: %s == %lld, expected %s == %lld\n", __FILE__, \
+				__LINE__, #a, _a, #b, _b);                                      \
+			unit_failed_checks++;                                                   \
+		}                                                                               \
 	} while (0)
 
-#define CHECK_STR_CONTAINS(hay, needle)                                                          \
-	do {                                                                                     \
-		const char *_h = (hay);                                                          \
-		if (!_h || !strstr(_h, (needle))) {                                              \
-			fprintf(stderr, "  %s:%d: \"%s\" does not contain \"%s\"\n", __FILE__,    \
-				__LINE__, _h ? _h : "(null)", (needle));                         \
-			unit_failed_checks++;                                                    \
-		}                                                                                \
+#define CHECK_STR_CONTAINS(hay, needle)                                                        \
+	do {                                                                                   \
+		const char *_h = (hay);                                                        \
+		if (!_h || !strstr(_h, (needle))) {                                            \
+			fprintf(stderr, "  %s:%d: \"%s\" does not contain \"%s\"\n", __FILE__, \
+				__LINE__, _h ? _h : "(null)", (needle));                       \
+			unit_failed_checks++;                                                  \
+		}                                                                              \
 	} while (0)
 
 #define UNIT_TEST(name) static void name(void)
@@ -59,7 +59,10 @@ struct unit_case {
 	void (*fn)(void);
 };
 
-#define UNIT_CASE(fn) { #fn, fn }
+#define UNIT_CASE(fn)   \
+	{               \
+#fn, fn \
+	}
 
 static inline int unit_run(const char *suite, const struct unit_case *cases, size_t n)
 {
@@ -85,11 +88,11 @@ static inline int unit_run(const char *suite, const struct unit_case *cases, siz
 	return failed ? 1 : 0;
 }
 
-#define UNIT_MAIN(suite, ...)                                                                    \
-	int main(void)                                                                           \
-	{                                                                                        \
-		static const struct unit_case cases[] = { __VA_ARGS__ };                         \
-		return unit_run(suite, cases, sizeof(cases) / sizeof(cases[0]));                \
+#define UNIT_MAIN(suite, ...)                                                    \
+	int main(void)                                                           \
+	{                                                                        \
+		static const struct unit_case cases[] = { __VA_ARGS__ };         \
+		return unit_run(suite, cases, sizeof(cases) / sizeof(cases[0])); \
 	}
 
 #endif
