@@ -164,7 +164,7 @@ static json_t *handle_join(const json_t *req, char *err)
 	const char *sandbox = NULL;
 	struct network *net;
 	struct endpoint *ep;
-	json_t *reply;
+	json_t *reply, *static_routes;
 	bool ipv6;
 
 	if (lookup(req, false, &net, &ep, err) ||
@@ -172,14 +172,19 @@ static json_t *handle_join(const json_t *req, char *err)
 	    endpoint_join(ep, sandbox, ifname, &ipv6, err))
 		return NULL;
 	/* A connected default route with the gateway service disabled: the container gets lo and
-	 * wg0 only (docker_gwbridge would otherwise be attached and fail on 20.10). */
-	reply = json_pack("{s:{s:s, s:s}, s:[{s:s, s:i}], s:b}", "InterfaceName", "SrcName", ifname,
-			  "DstPrefix", "wg", "StaticRoutes", "Destination", "0.0.0.0/0",
-			  "RouteType", 1, "DisableGatewayService", 1);
-	if (reply && ipv6)
-		json_array_append_new(json_object_get(reply, "StaticRoutes"),
-				      json_pack("{s:s, s:i}", "Destination", "::/0", "RouteType",
-						1));
+	 * wg0 only (docker_gwbridge would otherwise be attached and fail on 20.10). A container on
+	 * a second wireguard network keeps the first one's default route: the engine fails the
+	 * connect with "file exists" when a second interface brings the same route. */
+	reply = json_pack("{s:{s:s, s:s}, s:[], s:b}", "InterfaceName", "SrcName", ifname,
+			  "DstPrefix", "wg", "StaticRoutes", "DisableGatewayService", 1);
+	if (reply && !endpoint_shares_sandbox(ep)) {
+		static_routes = json_object_get(reply, "StaticRoutes");
+		json_array_append_new(static_routes, json_pack("{s:s, s:i}", "Destination",
+							       "0.0.0.0/0", "RouteType", 1));
+		if (ipv6)
+			json_array_append_new(static_routes, json_pack("{s:s, s:i}", "Destination",
+								       "::/0", "RouteType", 1));
+	}
 	return reply;
 }
 

@@ -288,6 +288,17 @@ out:
 	return ret;
 }
 
+bool endpoint_shares_sandbox(const struct endpoint *ep)
+{
+	if (!ep->sandbox)
+		return false;
+	for (const struct network *n = network_first(); n; n = n->next)
+		for (const struct endpoint *o = n->endpoints; o; o = o->next)
+			if (o != ep && o->joined && o->sandbox && !strcmp(o->sandbox, ep->sandbox))
+				return true;
+	return false;
+}
+
 int endpoint_join(struct endpoint *ep, const char *sandbox, char *ifname, bool *ipv6, char *err)
 {
 	char *sandbox_copy = NULL;

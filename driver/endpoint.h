@@ -57,6 +57,8 @@ int endpoint_create(struct network *net, const char *id, const json_t *iface, co
 		    char *err);
 /* Join: fills the answer fields IFNAME (IFNAMSIZ) and *IPV6 (add the ::/0 route). */
 int endpoint_join(struct endpoint *ep, const char *sandbox, char *ifname, bool *ipv6, char *err);
+/* true when another joined endpoint, of any network, is in EP's sandbox (the same container). */
+bool endpoint_shares_sandbox(const struct endpoint *ep);
 /* Leave: removes EP from its peers' configuration. */
 int endpoint_leave(struct endpoint *ep, char *err);
 /* DeleteEndpoint: removes the link, the keys and the state; frees EP. */

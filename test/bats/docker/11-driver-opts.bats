@@ -16,7 +16,8 @@ PROJECT=wgv
 # depends_on order.
 v2_requests()
 {
-	IMAGE=$IMAGE PROJECT=$PROJECT python3 - "$1" <<'EOF'
+	# Debian's python3 has PyYAML: docker-compose depends on it (scripts/install-deps.sh).
+	IMAGE=$IMAGE PROJECT=$PROJECT /usr/bin/python3 - "$1" <<'EOF'
 import json, os, sys, yaml
 
 project, image = os.environ["PROJECT"], os.environ["IMAGE"]
