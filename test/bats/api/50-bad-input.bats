@@ -13,40 +13,22 @@ setup_file() {
 
 teardown_file() { suite_teardown; }
 
-# snapshot: the state dir (names, modes, contents), our links and the daemon's children.
-snapshot() {
-	(cd "$STATE" && find . -printf '%p %m\n' | sort && find . -type f -exec sha256sum {} + | sort)
-	our_links
-	pgrep -P "$(daemon_pid)" | sort
-}
-
-# still_fine SNAPSHOT: the daemon lives, nothing changed since SNAPSHOT, a valid call answers.
+# still_fine: a valid call still answers.
 still_fine() {
-	pid_alive "$(daemon_pid)" || { echo "daemon died" >&2; return 1; }
-	assert_eq "$(snapshot)" "$1" "state dir, links and children"
 	[[ $(ep_info "$NET" "$EP" | jq -r .public_key) =~ ^[A-Za-z0-9+/]{43}=$ ]]
 }
 
-# expect_err METHOD BODY TEXT...: an Err that contains every TEXT, and still_fine.
-expect_err() {
-	local method=$1 body=$2 before out err t
-	shift 2
-	before=$(snapshot)
-	out=$(api "$method" "$body") || return 1
-	err=$(jq -r '.Err // empty' <<<"$out" 2>/dev/null)
-	[[ -n $err ]] || { echo "$method ${body:0:200}: no Err; answered: $out" >&2; return 1; }
-	for t in "$@"; do
-		[[ $err == *"$t"* ]] || { echo "$method: Err '$err' does not mention '$t'" >&2; return 1; }
-	done
-	still_fine "$before"
-}
+# expect_err METHOD BODY TEXT...: refused (helpers.bash), and still_fine.
+expect_err() { refused "$@" && still_fine; }
 
 # expect_empty METHOD BODY: the answer is exactly {} and nothing changed.
 expect_empty() {
 	local before
 	before=$(snapshot)
 	assert_json "$(api "$1" "$2")" '{}' "$1 answer"
-	still_fine "$before"
+	pid_alive "$(daemon_pid)" || { echo "daemon died" >&2; return 1; }
+	assert_eq "$(snapshot)" "$before" "state dir, links and children"
+	still_fine
 }
 
 ids() { echo "{\"NetworkID\":\"$1\",\"EndpointID\":\"$2\"}"; }

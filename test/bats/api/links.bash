@@ -36,25 +36,3 @@ handshake() { peer_field "$1" latest-handshakes "$2"; }
 # psk EID PUBKEY: the preshared key EID's link has for that peer.
 psk() { peer_field "$1" preshared-keys "$2"; }
 
-# snapshot: the state dir (names, modes, contents, keys included), our links, the daemon's children.
-snapshot() {
-	(cd "$STATE" && find . -printf '%p %m\n' | sort && find . -type f -exec sha256sum {} + | sort)
-	our_links
-	pgrep -P "$(daemon_pid)" | sort
-}
-
-# refused METHOD BODY TEXT...: an Err that contains every TEXT, the daemon alive and nothing
-# changed on disk or on the host.
-refused() {
-	local method=$1 body=$2 before out err t
-	shift 2
-	before=$(snapshot)
-	out=$(api "$method" "$body") || return 1
-	err=$(jq -r '.Err // empty' <<<"$out" 2>/dev/null)
-	[[ -n $err ]] || { echo "$method ${body:0:200}: no Err; answered: $out" >&2; return 1; }
-	for t in "$@"; do
-		[[ $err == *"$t"* ]] || { echo "$method: Err '$err' does not mention '$t'" >&2; return 1; }
-	done
-	pid_alive "$(daemon_pid)" || { echo "daemon died" >&2; return 1; }
-	assert_eq "$(snapshot)" "$before" "state dir, links and children"
-}
