@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* mkostemp */
+#endif
 #include "atomic_file.h"
 
 #include <errno.h>
