@@ -7,7 +7,7 @@
  * Links are created in the host network namespace under a name the driver chooses (<= 15 chars);
  * Docker later moves them into a sandbox and renames them (wg0). Functions that change a link
  * that may already be inside a sandbox get the sandbox path (SandboxKey, a netns file) and the
- * link's public key, which identifies it wherever it is; the kernel backend needs them, the
+ * link's public key and port, which identify it wherever it is; the kernel backend needs them, the
  * userspace backend finds the link through the UAPI socket named after the original name.
  * All functions return 0 or -errno.
  */
@@ -20,6 +20,9 @@ struct wg_link_ref {
 	const char *ifname;	   /* name the link was created with, in the host netns */
 	const char *sandbox;	   /* netns path the link may have moved to, or NULL */
 	const uint8_t *public_key; /* WG_KEY_LEN bytes: identifies the link inside the sandbox */
+	/* With the public key, identifies it among links of the same key: a container on two
+	 * networks with one wg.key has two, never on the same port. 0: any port. */
+	uint16_t listen_port;
 };
 
 struct backend_ops {

@@ -118,7 +118,7 @@ static int list_wireguard_links(const char *netns, struct link_names *names)
 }
 
 /* Finds, among the wireguard links in LINK's sandbox, the one whose device has LINK's public
- * key, through WG (a socket opened in the sandbox); writes its name into IFNAME. */
+ * key and port, through WG (a socket opened in the sandbox); writes its name into IFNAME. */
 static int sandbox_find_link(const struct wg_link_ref *link, struct genl_wg *wg,
 			     char ifname[IFNAMSIZ])
 {
@@ -132,7 +132,8 @@ static int sandbox_find_link(const struct wg_link_ref *link, struct genl_wg *wg,
 		return ret;
 	for (size_t i = 0; i < names.n; i++) {
 		ret = genl_wg_get_device(wg, names.name[i], &dev);
-		match = !ret && !sodium_memcmp(dev.public_key, link->public_key, WG_KEY_LEN);
+		match = !ret && !sodium_memcmp(dev.public_key, link->public_key, WG_KEY_LEN) &&
+			(!link->listen_port || dev.listen_port == link->listen_port);
 		wgdev_clear(&dev);
 		if (match) {
 			memcpy(ifname, names.name[i], IFNAMSIZ);

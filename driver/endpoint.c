@@ -3,6 +3,7 @@
 
 #include "addr.h"
 #include "backend.h"
+#include "backends.h"
 #include "errmsg.h"
 #include "field.h"
 #include "identity.h"
@@ -18,15 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct backend_ops *backend;
-static const char *backend_reason = "";
 static void (*resolver)(const struct endpoint *ep);
-
-void endpoint_set_backend(const struct backend_ops *ops, const char *reason)
-{
-	backend = ops;
-	backend_reason = reason;
-}
 
 void endpoint_set_resolver(void (*resolve)(const struct endpoint *ep))
 {
@@ -55,11 +48,12 @@ void endpoint_free(struct endpoint *ep)
 	free(ep);
 }
 
-static struct wg_link_ref link_ref(const struct endpoint *ep)
+struct wg_link_ref endpoint_link_ref(const struct endpoint *ep)
 {
 	return (struct wg_link_ref){ .ifname = ep->ifname,
 				     .sandbox = ep->sandbox,
-				     .public_key = ep->public_key };
+				     .public_key = ep->public_key,
+				     .listen_port = ep->listen_port };
 }
 
 static void unlink_endpoint(struct endpoint *ep)
@@ -156,6 +150,23 @@ static int check_unique(const struct endpoint *ep, char *err)
 	return 0;
 }
 
+/* The endpoint's own wg.backend, else its network's, else the daemon's default. */
+static int choose_backend(struct endpoint *ep, const json_t *options, char *err)
+{
+	const json_t *v = options ? json_object_get(options, BACKENDS_OPTION) : NULL;
+
+	if (v && !json_is_string(v))
+		return errmsg_set(err, -EINVAL, "Options." BACKENDS_OPTION ": expected a string");
+	if (v)
+		return backends_choose(json_string_value(v), "Options." BACKENDS_OPTION,
+				       &ep->backend, err);
+	ep->backend = ep->net->opts.backend ? ep->net->opts.backend : backends_default();
+	if (!ep->backend)
+		return errmsg_set(err, -ENOTSUP, "endpoint %.12s: this daemon has no backend",
+				  ep->id);
+	return 0;
+}
+
 int endpoint_create(struct network *net, const char *id, const json_t *iface, const json_t *options,
 		    char *err)
 {
@@ -176,6 +187,8 @@ int endpoint_create(struct network *net, const char *id, const json_t *iface, co
 	ret = parse_interface(ep, iface, err);
 	if (!ret)
 		ret = check_unique(ep, err);
+	if (!ret)
+		ret = choose_backend(ep, options, err);
 	if (!ret)
 		ret = identity_from_options(ep, options, resolver != NULL, err);
 	if (ret)
@@ -224,8 +237,8 @@ static void remove_from_peers(struct endpoint *ep, size_t n)
 		if (!peers_linked(ep, o))
 			continue;
 		n--;
-		ref = link_ref(o);
-		ret = backend->peer_remove(&ref, ep->public_key);
+		ref = endpoint_link_ref(o);
+		ret = o->backend->peer_remove(&ref, ep->public_key);
 		if (ret)
 			log_warn("endpoint %.12s: removing peer %.12s: %s", o->id, ep->id,
 				 strerror(-ret));
@@ -246,8 +259,8 @@ static int add_to_peers(struct endpoint *ep, char *err)
 		ret = peers_entry(o, ep, &peer, err);
 		if (ret)
 			break;
-		ref = link_ref(o);
-		ret = backend->peer_set(&ref, &peer);
+		ref = endpoint_link_ref(o);
+		ret = o->backend->peer_set(&ref, &peer);
 		sodium_memzero(&peer, sizeof(peer));
 		if (ret) {
 			errmsg_set(err, ret,
@@ -279,10 +292,10 @@ static int create_link(struct endpoint *ep, char *err)
 	ret = peers_build(ep, &dev, err);
 	if (ret)
 		goto out;
-	ret = backend->link_create(&dev);
+	ret = ep->backend->link_create(&dev);
 	if (ret)
 		errmsg_set(err, ret, "endpoint %.12s: creating %s link %s (port %u): %s", ep->id,
-			   backend->name, ep->ifname, ep->listen_port, strerror(-ret));
+			   ep->backend->name, ep->ifname, ep->listen_port, strerror(-ret));
 out:
 	wgdev_clear(&dev);
 	return ret;
@@ -342,7 +355,7 @@ err_remove_peers:
 	sandbox_copy = ep->sandbox;
 	ep->sandbox = NULL;
 err_delete_link:
-	backend->link_delete(ep->ifname);
+	ep->backend->link_delete(ep->ifname);
 err_unjoin:
 	ep->joined = false;
 err_free:
@@ -369,7 +382,7 @@ int endpoint_delete(struct endpoint *ep, char *err)
 	ret = endpoint_leave(ep, err);
 	if (ret)
 		return ret;
-	ret = backend->link_delete(ep->ifname);
+	ret = ep->backend->link_delete(ep->ifname);
 	if (ret)
 		return errmsg_set(err, ret, "endpoint %.12s: deleting link %s: %s", ep->id,
 				  ep->ifname, strerror(-ret));
@@ -397,7 +410,8 @@ static int reconfigure_link(struct endpoint *ep, const uint8_t *link_pub, const 
 {
 	struct wg_link_ref ref = { .ifname = ep->ifname,
 				   .sandbox = ep->sandbox,
-				   .public_key = link_pub };
+				   .public_key = link_pub,
+				   .listen_port = ep->listen_port };
 	struct wg_device dev = { .listen_port = ep->listen_port };
 	int ret;
 
@@ -407,7 +421,7 @@ static int reconfigure_link(struct endpoint *ep, const uint8_t *link_pub, const 
 	}
 	ret = peers_build(ep, &dev, err);
 	if (!ret) {
-		ret = backend->device_set(&ref, &dev);
+		ret = ep->backend->device_set(&ref, &dev);
 		if (ret)
 			errmsg_set(err, ret, "endpoint %.12s: reconfiguring link %s: %s", ep->id,
 				   ep->ifname, strerror(-ret));
@@ -440,13 +454,14 @@ static void restore_link(const struct endpoint *ep, const char *key_ref, const u
 {
 	struct wg_link_ref ref = { .ifname = ep->ifname,
 				   .sandbox = ep->sandbox,
-				   .public_key = link_pub };
+				   .public_key = link_pub,
+				   .listen_port = ep->listen_port };
 	struct wg_device dev = { .listen_port = ep->listen_port, .has_private_key = true };
 	int ret;
 
 	ret = keystore_identity_get(key_ref, false, dev.private_key, NULL);
 	if (!ret)
-		ret = backend->device_set(&ref, &dev);
+		ret = ep->backend->device_set(&ref, &dev);
 	wgdev_clear(&dev);
 	if (ret)
 		log_warn("endpoint %.12s: restoring link %s to key %s: %s", ep->id, ep->ifname,
@@ -541,9 +556,9 @@ json_t *endpoint_info(const struct endpoint *ep)
 	sodium_bin2base64(pub, sizeof(pub), ep->public_key, WG_KEY_LEN,
 			  sodium_base64_VARIANT_ORIGINAL);
 	info = json_pack("{s:s, s:s, s:s, s:s, s:i, s:b, s:I, s:s, s:s, s:b}", "ifname", ep->ifname,
-			 "backend", backend ? backend->name : "none", "backend_reason",
-			 backend_reason, "public_key", pub, "listen_port", ep->listen_port,
-			 "joined", ep->joined, "peers",
+			 "backend", ep->backend->name, "backend_reason",
+			 backends_reason(ep->backend), "public_key", pub, "listen_port",
+			 ep->listen_port, "joined", ep->joined, "peers",
 			 (json_int_t)(ep->joined ? peers_count(ep) : 0), "key", ep->key_ref,
 			 "links", links ? links : "", "pending", ep->pending);
 	free(links);

@@ -15,6 +15,7 @@
 #ifndef ENDPOINT_H
 #define ENDPOINT_H
 
+#include "backend.h"
 #include "links.h"
 #include "network.h"
 #include "wgdev.h"
@@ -25,11 +26,10 @@
 #define ENDPOINT_IFNAME_PREFIX	"wg-"
 #define ENDPOINT_IFNAME_IDCHARS 12
 
-struct backend_ops;
-
 struct endpoint {
 	char id[NETWORK_ID_LEN + 1];
 	struct network *net;
+	const struct backend_ops *backend;  /* serves its link (backends.h) */
 	char ifname[IFNAMSIZ];		    /* creation name in the host netns */
 	char key_ref[KEYSTORE_REF_MAX + 1]; /* identity: wg.key, or the endpoint ID (generated) */
 	struct link_set links;		    /* the identities it links to (wg.links) */
@@ -42,10 +42,6 @@ struct endpoint {
 	uint8_t public_key[WG_KEY_LEN];
 	struct endpoint *next;
 };
-
-/* Selects the backend every endpoint uses, and the sentence that explains the choice. Borrows
- * both for the life of the process. */
-void endpoint_set_backend(const struct backend_ops *ops, const char *reason);
 
 /* Makes endpoints created without wg.key or wg.links wait, after their Join, for their
  * container's links and labels: RESOLVE(ep) is called (under the API lock) once such an endpoint
@@ -71,6 +67,8 @@ int endpoint_resolve(struct endpoint *ep, const char *key_ref, struct link_set *
 /* true when EP's identity was named (wg.key, wireguard.key) rather than generated for it: a named
  * identity and its link keys outlive the endpoint. */
 bool endpoint_key_named(const struct endpoint *ep);
+/* How EP's backend finds its link, wherever it is now. */
+struct wg_link_ref endpoint_link_ref(const struct endpoint *ep);
 /* EndpointOperInfo value (new reference). */
 json_t *endpoint_info(const struct endpoint *ep);
 /* Returns the endpoint ID of NET or NULL. Borrowed. */

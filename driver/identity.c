@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "identity.h"
 
+#include "backends.h"
 #include "errmsg.h"
 #include "log.h"
 
@@ -24,7 +25,8 @@ static int parse_options(const json_t *options, struct options *out, char *err)
 		return 0;
 	/* The engine puts its own labels here too; only our wg.* namespace is ours to judge. */
 	json_object_foreach ((json_t *)options, key, v) {
-		if (strncmp(key, "wg.", 3))
+		/* wg.backend is the endpoint's business (endpoint.c), not the identity's. */
+		if (strncmp(key, "wg.", 3) || !strcmp(key, BACKENDS_OPTION))
 			continue;
 		if (!strcmp(key, IDENTITY_OPT_KEY))
 			slot = &out->key;
@@ -34,7 +36,8 @@ static int parse_options(const json_t *options, struct options *out, char *err)
 			return errmsg_set(
 				err, -EINVAL,
 				"Options.\"%.60s\": unknown endpoint option; known endpoint "
-				"options: " IDENTITY_OPT_KEY ", " IDENTITY_OPT_LINKS,
+				"options: " IDENTITY_OPT_KEY ", " IDENTITY_OPT_LINKS
+				", " BACKENDS_OPTION,
 				key);
 		if (!json_is_string(v))
 			return errmsg_set(err, -EINVAL, "Options.%s: expected a string", key);

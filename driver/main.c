@@ -7,6 +7,7 @@
  */
 #include "admin.h"
 #include "backend.h"
+#include "backends.h"
 #include "endpoint.h"
 #include "engine.h"
 #include "errmsg.h"
@@ -104,6 +105,19 @@ static int wait_for_signal(void)
 	return sig;
 }
 
+static const char *wireguard_go;
+
+/* What wg.backend=kernel and wg.backend=userspace ask of the host (backends.h). */
+static int probe_kernel(char *why, size_t len)
+{
+	return kmod_backend_usable(KMOD_MODE_KERNEL, wireguard_go, why, len);
+}
+
+static int probe_userspace(char *why, size_t len)
+{
+	return kmod_backend_usable(KMOD_MODE_USERSPACE, wireguard_go, why, len);
+}
+
 int main(int argc, char *argv[])
 {
 	struct config cfg = { .backend = getenv("WG_BACKEND"),
@@ -153,19 +167,22 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 	backend_userspace_set_program(cfg.wireguard_go);
+	wireguard_go = cfg.wireguard_go;
 	ret = kmod_choose_backend(mode, cfg.wireguard_go, &backend, reason, sizeof(reason));
 	if (ret) {
 		log_error("no usable WireGuard backend: %s", reason);
 		goto out_keystore;
 	}
 	log_info("backend %s", reason);
-	endpoint_set_backend(backend, reason);
+	backends_set_default(backend, reason);
+	backends_add(&backend_kernel, probe_kernel);
+	backends_add(&backend_userspace, probe_userspace);
 	loaded = state_load();
 	if (loaded < 0)
 		log_error("state directory %s: %s", cfg.state_dir, strerror(-loaded));
 	else
 		log_info("%d network(s) loaded from %s", loaded, cfg.state_dir);
-	reconcile_endpoints(backend);
+	reconcile_endpoints();
 	ret = engine_start(cfg.engine_socket, err);
 	if (ret) {
 		log_error("%s", err);
@@ -187,8 +204,7 @@ int main(int argc, char *argv[])
 out_engine:
 	engine_stop();
 out_networks:
-	if (backend == &backend_userspace)
-		backend_userspace_finalise();
+	backend_userspace_finalise();
 	network_finalise();
 	state_finalise();
 out_keystore:

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "network.h"
 
+#include "backends.h"
 #include "endpoint.h"
 #include "errmsg.h"
 #include "state.h"
@@ -9,10 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OPT_MTU	      "com.docker.network.driver.mtu"
-#define OPT_PSK	      "wg.psk"
-#define OPT_POLICY    "wg.policy"
-#define KNOWN_OPTIONS OPT_PSK " (on|off), " OPT_POLICY " (mesh|links), " OPT_MTU " (1280-65455)"
+#define OPT_MTU	   "com.docker.network.driver.mtu"
+#define OPT_PSK	   "wg.psk"
+#define OPT_POLICY "wg.policy"
+#define KNOWN_OPTIONS                                                      \
+	OPT_PSK " (on|off), " OPT_POLICY " (mesh|links), " BACKENDS_OPTION \
+		" (kernel|userspace), " OPT_MTU " (1280-65455)"
 
 static struct network *networks;
 
@@ -83,6 +86,14 @@ static int parse_policy(const json_t *v, enum network_policy *out, char *err)
 	return 0;
 }
 
+static int parse_backend(const json_t *v, const struct backend_ops **out, char *err)
+{
+	if (!json_is_string(v))
+		return errmsg_set(err, -EINVAL, "option \"%s\": expected kernel or userspace",
+				  BACKENDS_OPTION);
+	return backends_choose(json_string_value(v), "option \"" BACKENDS_OPTION "\"", out, err);
+}
+
 int network_options_parse(const json_t *generic, struct network_options *out, char *err)
 {
 	const char *key;
@@ -92,6 +103,7 @@ int network_options_parse(const json_t *generic, struct network_options *out, ch
 	out->mtu = NETWORK_MTU_DEFAULT;
 	out->psk = true;
 	out->policy = NETWORK_POLICY_MESH;
+	out->backend = NULL;
 	if (!generic)
 		return 0;
 	if (!json_is_object(generic))
@@ -104,6 +116,8 @@ int network_options_parse(const json_t *generic, struct network_options *out, ch
 			ret = parse_onoff(key, v, &out->psk, err);
 		else if (!strcmp(key, OPT_POLICY))
 			ret = parse_policy(v, &out->policy, err);
+		else if (!strcmp(key, BACKENDS_OPTION))
+			ret = parse_backend(v, &out->backend, err);
 		else
 			ret = errmsg_set(err, -EINVAL, "option \"%s\": unknown; known options: %s",
 					 key, KNOWN_OPTIONS);
@@ -164,7 +178,8 @@ int network_create(const char *id, const struct network_options *opts, bool ipv6
 
 	if (net) {
 		if (net->opts.mtu == opts->mtu && net->opts.psk == opts->psk &&
-		    net->opts.policy == opts->policy && net->ipv6 == ipv6)
+		    net->opts.policy == opts->policy && net->opts.backend == opts->backend &&
+		    net->ipv6 == ipv6)
 			return 0;
 		return errmsg_set(err, -EEXIST,
 				  "NetworkID %.12s: exists already with other options", id);

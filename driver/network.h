@@ -15,6 +15,7 @@
 #define NETWORK_MTU_MIN	    1280
 #define NETWORK_MTU_MAX	    65455 /* 65535 minus WireGuard's 80 bytes of overhead */
 
+struct backend_ops;
 struct endpoint;
 
 /* Who peers with whom: every endpoint with every other, or only linked identities (links.c). */
@@ -24,6 +25,7 @@ struct network_options {
 	uint32_t mtu;
 	bool psk; /* a preshared key on every link */
 	enum network_policy policy;
+	const struct backend_ops *backend; /* wg.backend, or NULL: the daemon's default */
 };
 
 struct network {

@@ -29,13 +29,6 @@ struct restarted {
 	size_t n, cap;
 };
 
-static struct wg_link_ref link_ref(const struct endpoint *ep)
-{
-	return (struct wg_link_ref){ .ifname = ep->ifname,
-				     .sandbox = ep->sandbox,
-				     .public_key = ep->public_key };
-}
-
 static void restarted_add(struct restarted *r, const struct endpoint *ep)
 {
 	if (r->n == r->cap) {
@@ -75,9 +68,10 @@ static int build_device(const struct endpoint *ep, struct wg_device *dev, char *
 	return peers_build(ep, dev, err);
 }
 
-static int restore(const struct backend_ops *backend, const struct endpoint *ep, bool *restarted)
+static int restore(const struct endpoint *ep, bool *restarted)
 {
-	struct wg_link_ref ref = link_ref(ep);
+	const struct backend_ops *backend = ep->backend;
+	struct wg_link_ref ref = endpoint_link_ref(ep);
 	char err[ERRMSG_LEN];
 	struct wg_device dev;
 	int ret;
@@ -107,7 +101,7 @@ static bool sandbox_gone(const struct endpoint *ep)
  * sandbox: DeleteEndpoint may never come) or gone with the sandbox, unless a wireguard-go
  * started on it inside the sandbox still holds the sandbox's namespace. Returns true when EP
  * was deleted. */
-static bool drop_gone(const struct backend_ops *backend, struct endpoint *ep)
+static bool drop_gone(struct endpoint *ep)
 {
 	char err[ERRMSG_LEN];
 	int ret;
@@ -123,7 +117,7 @@ static bool drop_gone(const struct backend_ops *backend, struct endpoint *ep)
 			return true;
 		log_error("%s", err);
 	} else {
-		ret = backend->link_delete(ep->ifname);
+		ret = ep->backend->link_delete(ep->ifname);
 		if (ret)
 			log_warn("endpoint %.12s: deleting link %s: %s", ep->id, ep->ifname,
 				 strerror(-ret));
@@ -136,8 +130,7 @@ static bool drop_gone(const struct backend_ops *backend, struct endpoint *ep)
 	return false;
 }
 
-static void restore_network(const struct backend_ops *backend, struct network *net,
-			    struct restarted *r)
+static void restore_network(struct network *net, struct restarted *r)
 {
 	char err[ERRMSG_LEN];
 	bool changed = false, restarted;
@@ -147,20 +140,20 @@ static void restore_network(const struct backend_ops *backend, struct network *n
 	for (struct endpoint *ep = net->endpoints; ep; ep = next) {
 		next = ep->next;
 		if (sandbox_gone(ep)) {
-			if (!drop_gone(backend, ep))
+			if (!drop_gone(ep))
 				changed = true;
 			continue;
 		}
 		if (!ep->joined) {
 			/* Only a crash between creating the link and saving the Join leaves one. */
-			ret = backend->link_delete(ep->ifname);
+			ret = ep->backend->link_delete(ep->ifname);
 			if (ret)
 				log_warn(
 					"endpoint %.12s: deleting the link %s it should not have: %s",
 					ep->id, ep->ifname, strerror(-ret));
 			continue;
 		}
-		ret = restore(backend, ep, &restarted);
+		ret = restore(ep, &restarted);
 		if (!ret && restarted) {
 			restarted_add(r, ep);
 			log_info("endpoint %.12s: link %s served again", ep->id, ep->ifname);
@@ -194,11 +187,11 @@ static bool has_peer(const struct wg_device *dev, const uint8_t public_key[WG_KE
 /* Gives EP's link exactly the peers it may reach now. On a link that kept its process, a peer
  * served anew is removed first: that drops the session it no longer has, so the next packet
  * starts a handshake instead of being sent under keys it cannot read. */
-static void sync_peers(const struct backend_ops *backend, const struct endpoint *ep,
-		       const struct restarted *r)
+static void sync_peers(const struct endpoint *ep, const struct restarted *r)
 {
+	const struct backend_ops *backend = ep->backend;
 	struct wg_device want = { 0 }, now = { 0 };
-	struct wg_link_ref ref = link_ref(ep);
+	struct wg_link_ref ref = endpoint_link_ref(ep);
 	bool fresh = restarted_has(r, ep->public_key);
 	char err[ERRMSG_LEN];
 	int ret;
@@ -232,10 +225,10 @@ out:
  * ROUND 0 on the side of the pair with the smaller public key, in round 1, if there is still no
  * handshake, on the other side. One side at a time: renewing both at once would let two
  * handshakes cross again. */
-static void settle_peers(const struct backend_ops *backend, const struct endpoint *ep,
-			 const struct restarted *r, int round)
+static void settle_peers(const struct endpoint *ep, const struct restarted *r, int round)
 {
-	struct wg_link_ref ref = link_ref(ep);
+	const struct backend_ops *backend = ep->backend;
+	struct wg_link_ref ref = endpoint_link_ref(ep);
 	bool fresh = restarted_has(r, ep->public_key);
 	struct wg_device now = { 0 };
 	int ret;
@@ -267,22 +260,22 @@ static void sleep_ms(int ms)
 		;
 }
 
-void reconcile_endpoints(const struct backend_ops *backend)
+void reconcile_endpoints(void)
 {
 	struct restarted r = { 0 };
 
 	for (struct network *n = network_first(); n; n = n->next)
-		restore_network(backend, n, &r);
+		restore_network(n, &r);
 	for (struct network *n = network_first(); n; n = n->next)
 		for (const struct endpoint *ep = n->endpoints; ep; ep = ep->next)
 			if (ep->joined)
-				sync_peers(backend, ep, &r);
+				sync_peers(ep, &r);
 	for (int round = 0; r.n && round < 2; round++) {
 		sleep_ms(RECONCILE_SETTLE_MS);
 		for (struct network *n = network_first(); n; n = n->next)
 			for (const struct endpoint *ep = n->endpoints; ep; ep = ep->next)
 				if (ep->joined)
-					settle_peers(backend, ep, &r, round);
+					settle_peers(ep, &r, round);
 	}
 	free(r.ep);
 }

@@ -14,10 +14,9 @@
 #ifndef RECONCILE_H
 #define RECONCILE_H
 
-struct backend_ops;
-
-/* Reconciles every loaded network with BACKEND's links, logging what it changes and what it
- * cannot do; never fails the start. Call it before the engine can call the daemon. */
-void reconcile_endpoints(const struct backend_ops *backend);
+/* Reconciles every loaded network with its links, each through its endpoint's backend, logging
+ * what it changes and what it cannot do; never fails the start. Call it before the engine can
+ * call the daemon. */
+void reconcile_endpoints(void);
 
 #endif

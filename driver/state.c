@@ -3,6 +3,8 @@
 
 #include "addr.h"
 #include "atomic_file.h"
+#include "backend.h"
+#include "backends.h"
 #include "endpoint.h"
 #include "errmsg.h"
 #include "keystore.h"
@@ -63,10 +65,11 @@ static json_t *endpoint_to_json(const struct endpoint *ep)
 		addr_format(&ep->addr6, a6);
 	/* "links" and "pending" are left out when empty, as files from before them have it. */
 	if (links)
-		j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:s*, s:s*, s:o*}", "id", ep->id,
-			      "ifname", ep->ifname, "key", ep->key_ref, "address", a4, "address6",
-			      a6, "listen_port", ep->listen_port, "joined", ep->joined, "sandbox",
-			      ep->sandbox, "links", *links ? links : NULL, "pending",
+		j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:s*, s:s*, s:o*}", "id",
+			      ep->id, "ifname", ep->ifname, "backend", ep->backend->name, "key",
+			      ep->key_ref, "address", a4, "address6", a6, "listen_port",
+			      ep->listen_port, "joined", ep->joined, "sandbox", ep->sandbox,
+			      "links", *links ? links : NULL, "pending",
 			      ep->pending ? json_true() : NULL);
 	free(links);
 	return j;
@@ -79,9 +82,11 @@ int state_save(const struct network *net, char *err)
 	char *text = NULL;
 	int ret = -ENOMEM;
 
-	root = json_pack("{s:i, s:s, s:i, s:b, s:s, s:b, s:[]}", "version", STATE_VERSION, "id",
-			 net->id, "mtu", net->opts.mtu, "psk", net->opts.psk, "policy",
-			 network_policy_name(net->opts.policy), "ipv6", net->ipv6, "endpoints");
+	root = json_pack("{s:i, s:s, s:i, s:b, s:s, s:s*, s:b, s:[]}", "version", STATE_VERSION,
+			 "id", net->id, "mtu", net->opts.mtu, "psk", net->opts.psk, "policy",
+			 network_policy_name(net->opts.policy), "backend",
+			 net->opts.backend ? net->opts.backend->name : NULL, "ipv6", net->ipv6,
+			 "endpoints");
 	if (!root)
 		goto out;
 	eps = json_object_get(root, "endpoints");
@@ -116,7 +121,7 @@ int state_remove(const char *id, char *err)
 static int endpoint_from_json(struct network *net, const json_t *j, const char *path)
 {
 	const char *id = NULL, *ifname = NULL, *key = NULL, *a4 = "", *a6 = "", *sandbox = NULL;
-	const char *links = "";
+	const char *links = "", *backend = NULL;
 	char err[ERRMSG_LEN];
 	uint8_t priv[WG_KEY_LEN];
 	struct endpoint *ep;
@@ -124,10 +129,10 @@ static int endpoint_from_json(struct network *net, const json_t *j, const char *
 	json_error_t jerr;
 
 	if (json_unpack_ex((json_t *)j, &jerr, JSON_STRICT,
-			   "{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s?s, s?s, s?b}", "id", &id,
-			   "ifname", &ifname, "key", &key, "address", &a4, "address6", &a6,
-			   "listen_port", &port, "joined", &joined, "sandbox", &sandbox, "links",
-			   &links, "pending", &pending)) {
+			   "{s:s, s:s, s?s, s:s, s:s, s:s, s:i, s:b, s?s, s?s, s?b}", "id", &id,
+			   "ifname", &ifname, "backend", &backend, "key", &key, "address", &a4,
+			   "address6", &a6, "listen_port", &port, "joined", &joined, "sandbox",
+			   &sandbox, "links", &links, "pending", &pending)) {
 		log_error("state file %s: endpoint: %s", path, jerr.text);
 		return -EBADMSG;
 	}
@@ -135,8 +140,10 @@ static int endpoint_from_json(struct network *net, const json_t *j, const char *
 	if (!ep)
 		return -ENOMEM;
 	ep->net = net;
+	/* Files from before wg.backend have none: their endpoints ran on the default. */
+	ep->backend = backend ? backends_find(backend) : backends_default();
 	ret = -EBADMSG;
-	if (strlen(id) != NETWORK_ID_LEN || strlen(ifname) >= IFNAMSIZ ||
+	if (!ep->backend || strlen(id) != NETWORK_ID_LEN || strlen(ifname) >= IFNAMSIZ ||
 	    !keystore_ref_valid(key) || port < 0 || port > 65535 ||
 	    (*a4 && addr_parse(a4, AF_INET, &ep->addr4)) ||
 	    (*a6 && addr_parse(a6, AF_INET6, &ep->addr6))) {
@@ -186,7 +193,7 @@ static void reverse_endpoints(struct network *net)
 
 static int load_file(const char *path, char *err)
 {
-	const char *id = NULL, *policy = "mesh";
+	const char *id = NULL, *policy = "mesh", *backend = NULL;
 	json_t *root = NULL, *eps = NULL, *e;
 	struct network *net = NULL;
 	int version = 0, mtu = 0, psk = 0, ipv6 = 0, ret;
@@ -199,9 +206,9 @@ static int load_file(const char *path, char *err)
 		return errmsg_set(err, -EBADMSG, "state file %s: not valid JSON: %s (line %d)",
 				  path, jerr.text, jerr.line);
 	ret = -EBADMSG;
-	if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:i, s:s, s:i, s:b, s?s, s:b, s:o}",
+	if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:i, s:s, s:i, s:b, s?s, s?s, s:b, s:o}",
 			   "version", &version, "id", &id, "mtu", &mtu, "psk", &psk, "policy",
-			   &policy, "ipv6", &ipv6, "endpoints", &eps)) {
+			   &policy, "backend", &backend, "ipv6", &ipv6, "endpoints", &eps)) {
 		errmsg_set(err, ret, "state file %s: %s", path, jerr.text);
 		goto out;
 	}
@@ -219,11 +226,18 @@ static int load_file(const char *path, char *err)
 			   path, policy);
 		goto out;
 	}
+	if (backend && !backends_find(backend)) {
+		errmsg_set(err, ret,
+			   "state file %s: backend \"%.20s\": this daemon has none so called", path,
+			   backend);
+		goto out;
+	}
 	net = calloc(1, sizeof(*net));
 	if (!net) {
 		ret = errmsg_set(err, -ENOMEM, "state file %s: out of memory", path);
 		goto out;
 	}
+	net->opts.backend = backend ? backends_find(backend) : NULL;
 	memcpy(net->id, id, NETWORK_ID_LEN);
 	net->opts.mtu = (uint32_t)mtu;
 	net->opts.psk = psk;

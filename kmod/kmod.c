@@ -17,6 +17,9 @@
 
 #define KMOD_TEXT_LEN	  256
 #define KMOD_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define KMOD_KERNEL_HINT                                                                  \
+	"use Linux 5.6 or later built with CONFIG_WIREGUARD, install the wireguard-dkms " \
+	"(backport) module"
 
 static const char *const mode_names[] = { "auto", "kernel", "userspace" };
 
@@ -213,11 +216,11 @@ int kmod_choose_backend(enum kmod_mode mode, const char *wg_go, const struct bac
 			return 0;
 		}
 		if (mode == KMOD_MODE_KERNEL) {
-			snprintf(reason, len,
-				 "kernel backend forced but the kernel has no WireGuard (%s): use "
-				 "Linux 5.6 or later built with CONFIG_WIREGUARD, install the "
-				 "wireguard-dkms (backport) module, or set WG_BACKEND=userspace",
-				 kernel_why);
+			snprintf(
+				reason, len,
+				"kernel backend forced but the kernel has no WireGuard (%s): " KMOD_KERNEL_HINT
+				", or set WG_BACKEND=userspace",
+				kernel_why);
 			return -ENOTSUP;
 		}
 	}
@@ -239,5 +242,20 @@ int kmod_choose_backend(enum kmod_mode mode, const char *wg_go, const struct bac
 			 "CONFIG_WIREGUARD or the wireguard-dkms module) and userspace is "
 			 "unusable: %s",
 			 kernel_why, user_why);
+	return -ENOTSUP;
+}
+
+int kmod_backend_usable(enum kmod_mode mode, const char *wg_go, char *why, size_t len)
+{
+	char found[KMOD_TEXT_LEN], path[PATH_MAX];
+
+	if (mode == KMOD_MODE_USERSPACE)
+		return userspace_available(wg_go && *wg_go ? wg_go : "wireguard-go", path,
+					   sizeof(path), why, len)
+			       ? 0
+			       : -ENOTSUP;
+	if (kmod_kernel_available(found, sizeof(found)))
+		return 0;
+	snprintf(why, len, "the kernel has no WireGuard (%s): " KMOD_KERNEL_HINT, found);
 	return -ENOTSUP;
 }

@@ -26,5 +26,9 @@ bool kmod_kernel_available(char *why, size_t len);
  * or on -ENOTSUP what is missing and what to do. */
 int kmod_choose_backend(enum kmod_mode mode, const char *wg_go, const struct backend_ops **out,
 			char *reason, size_t len);
+/* 0 when the backend MODE names (kernel or userspace; auto means kernel) can run on this host
+ * now; otherwise -ENOTSUP and WHY (LEN bytes) says what is missing and what to do. WG_GO as
+ * for kmod_choose_backend. */
+int kmod_backend_usable(enum kmod_mode mode, const char *wg_go, char *why, size_t len);
 
 #endif

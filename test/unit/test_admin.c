@@ -4,6 +4,7 @@
 
 #include "admin.h"
 #include "api.h"
+#include "backends.h"
 #include "helper_fake_backend.h"
 #include "state.h"
 #include "unit.h"
@@ -39,7 +40,7 @@ static void setup(void)
 	snprintf(keys, sizeof(keys), "%s/keys", dir);
 	if (state_init(dir, err) || keystore_init(keys))
 		abort();
-	endpoint_set_backend(&fake_backend, "fake: unit test");
+	backends_set_default(&fake_backend, "fake: unit test");
 	fake_reset();
 }
 

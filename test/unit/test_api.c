@@ -2,6 +2,7 @@
 /* The API handlers end to end (JSON in, JSON out, state on disk) over the fake backend. */
 #include "../../driver/api.c"
 
+#include "backends.h"
 #include "helper_fake_backend.h"
 #include "keystore.h"
 #include "peers.h"
@@ -36,7 +37,7 @@ static void setup(void)
 	snprintf(keys, sizeof(keys), "%s/keys", dir);
 	if (state_init(dir, err) || keystore_init(keys))
 		abort();
-	endpoint_set_backend(&fake_backend, "fake: unit test");
+	backends_set_default(&fake_backend, "fake: unit test");
 	fake_reset();
 }
 
@@ -135,11 +136,12 @@ static struct endpoint *ep_of(const char *nid, const char *eid)
 	return n ? endpoint_find(n, eid) : NULL;
 }
 
-static bool file_exists(const char *fmt, const char *a)
+/* true when the state file of network NID exists. */
+static bool state_file_exists(const char *nid)
 {
 	char path[256];
 
-	snprintf(path, sizeof(path), fmt, dir, a);
+	snprintf(path, sizeof(path), "%s/networks/%s.json", dir, nid);
 	return access(path, F_OK) == 0;
 }
 
@@ -432,7 +434,7 @@ UNIT_TEST(test_delete_leaves_nothing)
 	CHECK_EQ_INT(count_files("keys/identity"), 0);
 	CHECK_EQ_INT(count_files("keys/link"), 0);
 	CHECK(call_ok("NetworkDriver.DeleteNetwork", "{\"NetworkID\":\"" NID "\"}"));
-	CHECK(!file_exists("%s/networks/%s.json", NID));
+	CHECK(!state_file_exists(NID));
 	CHECK_EQ_INT(count_files("networks"), 0);
 	teardown();
 }
@@ -510,9 +512,159 @@ UNIT_TEST(test_no_secret_in_answers)
 	teardown();
 }
 
+/* A second backend over the same fake links that counts what it is asked, so that a test can
+ * tell which backend served which link; its probe fails while other_missing is set. */
+static struct backend_ops other;
+static int other_creates, other_peer_sets;
+static char other_peer_link[IFNAMSIZ];
+static bool other_missing;
+
+static int other_link_create(const struct wg_device *dev)
+{
+	other_creates++;
+	return fake_backend.link_create(dev);
+}
+
+static int other_peer_set(const struct wg_link_ref *link, const struct wg_peer *peer)
+{
+	other_peer_sets++;
+	snprintf(other_peer_link, sizeof(other_peer_link), "%s", link->ifname);
+	return fake_backend.peer_set(link, peer);
+}
+
+static int other_probe(char *why, size_t len)
+{
+	if (!other_missing)
+		return 0;
+	snprintf(why, len, "module other is not loaded");
+	return -ENOTSUP;
+}
+
+static void setup_other(void)
+{
+	other = fake_backend;
+	other.name = "other";
+	other.link_create = other_link_create;
+	other.peer_set = other_peer_set;
+	other_creates = other_peer_sets = 0;
+	other_missing = false;
+	CHECK_EQ_INT(backends_add(&other, other_probe), 0);
+}
+
+static const char *info_of(const char *eid, const char *field)
+{
+	static char value[256];
+	char body[256];
+	json_t *j;
+
+	snprintf(body, sizeof(body), "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"%s\"}", eid);
+	j = call("NetworkDriver.EndpointOperInfo", body);
+	snprintf(value, sizeof(value), "%s",
+		 json_string_value(json_object_get(json_object_get(j, "Value"), field)) ?: "");
+	json_decref(j);
+	return value;
+}
+
+UNIT_TEST(test_backend_options)
+{
+	setup();
+	setup_other();
+	check_err("NetworkDriver.CreateNetwork",
+		  "{\"NetworkID\":\"" NID "\",\"Options\":{\"com.docker.network.generic\":"
+		  "{\"wg.backend\":\"nosuch\"}}}",
+		  "option \"wg.backend\": expected fake or other, got \"nosuch\"");
+	other_missing = true;
+	check_err("NetworkDriver.CreateNetwork",
+		  "{\"NetworkID\":\"" NID "\",\"Options\":{\"com.docker.network.generic\":"
+		  "{\"wg.backend\":\"other\"}}}",
+		  "option \"wg.backend\": the other backend cannot run on this host: module other "
+		  "is not loaded");
+	CHECK(network_find(NID) == NULL);
+	CHECK_EQ_INT(count_files("networks"), 0);
+	/* The module is there now: no restart needed. */
+	other_missing = false;
+	CHECK(create_network(NID, "{\"wg.backend\":\"other\"}"));
+	CHECK(network_find(NID) && network_find(NID)->opts.backend == &other);
+	check_err("NetworkDriver.CreateNetwork",
+		  "{\"NetworkID\":\"" NID "\",\"Options\":{\"com.docker.network.generic\":{}}}",
+		  "exists already with other options");
+	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", ""));
+	CHECK(ep_of(NID, EID_A)->backend == &other);
+	CHECK_STR_CONTAINS(info_of(EID_A, "backend"), "other");
+	CHECK_STR_CONTAINS(info_of(EID_A, "backend_reason"), "wg.backend");
+	network_finalise();
+	CHECK_EQ_INT(state_load(), 1);
+	CHECK(network_find(NID)->opts.backend == &other);
+	CHECK(ep_of(NID, EID_A)->backend == &other);
+	teardown();
+}
+
+/* One network, an endpoint on each backend: each link is created and given its peers by its own
+ * endpoint's backend, and a restart keeps each on its own. */
+UNIT_TEST(test_mixed_backends)
+{
+	char snap[4096], again[4096];
+	json_t *j;
+
+	setup();
+	setup_other();
+	CHECK(create_network(NID, "{}"));
+	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", ""));
+	snapshot(snap, sizeof(snap));
+	check_err("NetworkDriver.CreateEndpoint",
+		  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_B "\",\"Interface\":"
+		  "{\"Address\":\"10.7.0.3/24\"},\"Options\":{\"wg.backend\":7}}",
+		  "Options.wg.backend: expected a string");
+	other_missing = true;
+	check_err("NetworkDriver.CreateEndpoint",
+		  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_B "\",\"Interface\":"
+		  "{\"Address\":\"10.7.0.3/24\"},\"Options\":{\"wg.backend\":\"other\"}}",
+		  "Options.wg.backend: the other backend cannot run on this host");
+	snapshot(again, sizeof(again));
+	CHECK(!strcmp(again, snap));
+	CHECK(ep_of(NID, EID_B) == NULL);
+	other_missing = false;
+	CHECK(call_ok("NetworkDriver.CreateEndpoint",
+		      "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_B "\",\"Interface\":"
+		      "{\"Address\":\"10.7.0.3/24\"},\"Options\":{\"wg.backend\":\"other\"}}"));
+	CHECK(ep_of(NID, EID_A)->backend == &fake_backend);
+	CHECK(ep_of(NID, EID_B)->backend == &other);
+	CHECK_STR_CONTAINS(info_of(EID_A, "backend_reason"), "fake: unit test");
+	j = join(NID, EID_A);
+	CHECK(j && !json_object_get(j, "Err"));
+	json_decref(j);
+	CHECK_EQ_INT(other_creates, 0);
+	j = join(NID, EID_B);
+	CHECK(j && !json_object_get(j, "Err"));
+	json_decref(j);
+	/* B's link came from its backend; A learnt B through A's backend (not counted), B had A
+	 * from the start. */
+	CHECK_EQ_INT(other_creates, 1);
+	CHECK_EQ_INT(other_peer_sets, 0);
+	CHECK(fake_link_find("wg-aaaaaaaaaaaa") &&
+	      fake_link_find("wg-aaaaaaaaaaaa")->dev.n_peers == 1);
+	CHECK(fake_link_find("wg-bbbbbbbbbbbb") &&
+	      fake_link_find("wg-bbbbbbbbbbbb")->dev.n_peers == 1);
+	/* A joins again: B learns A through B's backend. */
+	CHECK(ids_call("NetworkDriver.Leave", NID, EID_A));
+	CHECK(fake_link_find("wg-bbbbbbbbbbbb")->dev.n_peers == 0);
+	CHECK(ids_call("NetworkDriver.DeleteEndpoint", NID, EID_A));
+	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", ""));
+	j = join(NID, EID_A);
+	json_decref(j);
+	CHECK_EQ_INT(other_peer_sets, 1);
+	CHECK(!strcmp(other_peer_link, "wg-bbbbbbbbbbbb"));
+	network_finalise();
+	CHECK_EQ_INT(state_load(), 1);
+	CHECK(ep_of(NID, EID_A)->backend == &fake_backend);
+	CHECK(ep_of(NID, EID_B)->backend == &other);
+	teardown();
+}
+
 UNIT_MAIN("api", UNIT_CASE(test_handshake_calls), UNIT_CASE(test_network_options),
 	  UNIT_CASE(test_bad_requests_change_nothing), UNIT_CASE(test_join_answer),
 	  UNIT_CASE(test_peers_mesh_and_psk), UNIT_CASE(test_psk_off),
 	  UNIT_CASE(test_failed_join_rolls_back), UNIT_CASE(test_delete_leaves_nothing),
 	  UNIT_CASE(test_state_survives_restart), UNIT_CASE(test_corrupt_state_file_is_skipped),
-	  UNIT_CASE(test_no_secret_in_answers))
+	  UNIT_CASE(test_no_secret_in_answers), UNIT_CASE(test_backend_options),
+	  UNIT_CASE(test_mixed_backends))

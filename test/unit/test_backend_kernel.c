@@ -419,10 +419,137 @@ UNIT_TEST(kernel_link_found_in_sandbox_by_public_key)
 	sodium_memzero(other.private_key, WG_KEY_LEN);
 }
 
+/* One wg.key on two networks puts two links with the same public key into one container: the
+ * port tells them apart. The one looked for is listed second, so a match on the key alone would
+ * pick the wrong one. */
+UNIT_TEST(kernel_links_with_one_key_found_by_port)
+{
+	struct wg_device first = { .name = "wgunit6",
+				   .listen_port = 51823,
+				   .has_private_key = true };
+	struct wg_device second = { .name = "wgunit7",
+				    .listen_port = 51824,
+				    .has_private_key = true };
+	uint8_t public_key[WG_KEY_LEN];
+	struct wg_link_ref ref = { .ifname = "wgunit7",
+				   .public_key = public_key,
+				   .listen_port = 51824 };
+	struct wg_device got;
+	struct wg_peer peer;
+	int here, sandbox;
+	char path[64];
+
+	UNIT_SKIP_IF(!in_private_netns || !kernel_has_wireguard, "no WireGuard in this kernel");
+	here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	CHECK(unshare(CLONE_NEWNET) == 0);
+	sandbox = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	CHECK(setns(here, CLONE_NEWNET) == 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", sandbox);
+	ref.sandbox = path;
+
+	randombytes_buf(first.private_key, WG_KEY_LEN);
+	memcpy(second.private_key, first.private_key, WG_KEY_LEN);
+	crypto_scalarmult_base(public_key, first.private_key);
+	CHECK_EQ_INT(backend_kernel.link_create(&first), 0);
+	CHECK_EQ_INT(backend_kernel.link_create(&second), 0);
+	CHECK_EQ_INT(link_move("wgunit6", sandbox, "wg0"), 0);
+	CHECK_EQ_INT(link_move("wgunit7", sandbox, "wg1"), 0);
+
+	make_peer(&peer, 4);
+	CHECK_EQ_INT(backend_kernel.peer_set(&ref, &peer), 0);
+	CHECK_EQ_INT(backend_kernel.device_get(&ref, &got), 0);
+	CHECK(!strcmp(got.name, "wg1"));
+	CHECK_EQ_INT(got.n_peers, 1);
+	wgdev_clear(&got);
+	ref.listen_port = 51823;
+	CHECK_EQ_INT(backend_kernel.device_get(&ref, &got), 0);
+	CHECK(!strcmp(got.name, "wg0"));
+	CHECK_EQ_INT(got.n_peers, 0);
+	wgdev_clear(&got);
+	ref.listen_port = 51825;
+	CHECK(!backend_kernel.link_exists(&ref));
+
+	close(sandbox);
+	close(here);
+	sodium_memzero(first.private_key, WG_KEY_LEN);
+	sodium_memzero(second.private_key, WG_KEY_LEN);
+}
+
+/* What the engine resolver does once a container's wireguard.key label is known (issue 4): the
+ * link already in its sandbox takes the new key and exactly the new peers, and keeps its port;
+ * without a private key only the peers change. */
+UNIT_TEST(kernel_device_set_in_sandbox_rekeys_and_replaces_peers)
+{
+	struct wg_peer peers[3];
+	struct wg_device dev = { .name = "wgunit8",
+				 .listen_port = 51826,
+				 .has_private_key = true,
+				 .peers = peers,
+				 .n_peers = 2 };
+	struct wg_device want = { .listen_port = 51826, .has_private_key = true };
+	uint8_t old_key[WG_KEY_LEN], new_key[WG_KEY_LEN];
+	struct wg_link_ref ref = { .ifname = "wgunit8",
+				   .public_key = old_key,
+				   .listen_port = 51826 };
+	struct wg_device got;
+	int here, sandbox;
+	char path[64];
+
+	UNIT_SKIP_IF(!in_private_netns || !kernel_has_wireguard, "no WireGuard in this kernel");
+	here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	CHECK(unshare(CLONE_NEWNET) == 0);
+	sandbox = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	CHECK(setns(here, CLONE_NEWNET) == 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", sandbox);
+	ref.sandbox = path;
+	for (unsigned i = 0; i < 3; i++)
+		make_peer(&peers[i], 10 + i);
+	randombytes_buf(dev.private_key, WG_KEY_LEN);
+	crypto_scalarmult_base(old_key, dev.private_key);
+	CHECK_EQ_INT(backend_kernel.link_create(&dev), 0);
+	CHECK_EQ_INT(link_move("wgunit8", sandbox, "wg0"), 0);
+
+	/* new key; peers 1 and 2 instead of 0 and 1 */
+	randombytes_buf(want.private_key, WG_KEY_LEN);
+	crypto_scalarmult_base(new_key, want.private_key);
+	want.peers = &peers[1];
+	want.n_peers = 2;
+	CHECK_EQ_INT(backend_kernel.device_set(&ref, &want), 0);
+	CHECK(!backend_kernel.link_exists(&ref)); /* no link has the old key any more */
+	ref.public_key = new_key;
+	CHECK_EQ_INT(backend_kernel.device_get(&ref, &got), 0);
+	CHECK(!strcmp(got.name, "wg0"));
+	CHECK(!memcmp(got.public_key, new_key, WG_KEY_LEN));
+	CHECK_EQ_INT(got.listen_port, 51826);
+	CHECK_EQ_INT(got.n_peers, 2);
+	CHECK(find_peer(&got, peers[0].public_key) == NULL);
+	check_peer(&got, &peers[1]);
+	check_peer(&got, &peers[2]);
+	wgdev_clear(&got);
+
+	/* no private key: the key stays, the peers become exactly peer 0 */
+	want.has_private_key = false;
+	want.peers = &peers[0];
+	want.n_peers = 1;
+	CHECK_EQ_INT(backend_kernel.device_set(&ref, &want), 0);
+	CHECK_EQ_INT(backend_kernel.device_get(&ref, &got), 0);
+	CHECK(!memcmp(got.public_key, new_key, WG_KEY_LEN));
+	CHECK_EQ_INT(got.n_peers, 1);
+	check_peer(&got, &peers[0]);
+	wgdev_clear(&got);
+
+	close(sandbox);
+	close(here);
+	sodium_memzero(dev.private_key, WG_KEY_LEN);
+	sodium_memzero(want.private_key, WG_KEY_LEN);
+}
+
 UNIT_MAIN("backend_kernel", UNIT_CASE(enter_private_netns),
 	  UNIT_CASE(link_dump_keeps_only_wireguard_links), UNIT_CASE(sandbox_without_the_link),
 	  UNIT_CASE(without_wireguard_everything_fails_cleanly),
 	  UNIT_CASE(kernel_link_lifecycle_in_the_host_namespace),
 	  UNIT_CASE(kernel_link_with_many_peers),
 	  UNIT_CASE(kernel_link_create_failure_leaves_nothing),
-	  UNIT_CASE(kernel_link_found_in_sandbox_by_public_key))
+	  UNIT_CASE(kernel_link_found_in_sandbox_by_public_key),
+	  UNIT_CASE(kernel_links_with_one_key_found_by_port),
+	  UNIT_CASE(kernel_device_set_in_sandbox_rekeys_and_replaces_peers))

@@ -160,7 +160,7 @@ static int node_create(const struct test_node *node, const struct test_node *pee
 
 static void check_config(const struct test_node *node, const struct test_node *peer_node)
 {
-	struct wg_link_ref ref = { node->ifname, NULL, node->public_key };
+	struct wg_link_ref ref = { node->ifname, NULL, node->public_key, node->port };
 	struct wg_device dev;
 
 	CHECK_EQ_INT(backend_userspace.device_get(&ref, &dev), 0);
@@ -239,8 +239,8 @@ static void check_child_env(pid_t pid, const char *var)
 /* Sends datagrams into A's tunnel until both sides report a handshake and B received data. */
 static void check_handshake(void)
 {
-	struct wg_link_ref ref_a = { node_a.ifname, NULL, node_a.public_key };
-	struct wg_link_ref ref_b = { node_b.ifname, NULL, node_b.public_key };
+	struct wg_link_ref ref_a = { node_a.ifname, NULL, node_a.public_key, node_a.port };
+	struct wg_link_ref ref_b = { node_b.ifname, NULL, node_b.public_key, node_b.port };
 	struct sockaddr_in dst = { .sin_family = AF_INET, .sin_port = htons(9) };
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	bool done = false;
@@ -267,8 +267,8 @@ static void check_handshake(void)
 
 static void scenario_two_links(void)
 {
-	struct wg_link_ref ref_a = { node_a.ifname, NULL, node_a.public_key };
-	struct wg_link_ref ref_b = { node_b.ifname, NULL, node_b.public_key };
+	struct wg_link_ref ref_a = { node_a.ifname, NULL, node_a.public_key, node_a.port };
+	struct wg_link_ref ref_b = { node_b.ifname, NULL, node_b.public_key, node_b.port };
 	struct wg_device dev;
 	struct wg_peer peer;
 	pid_t pid_a, pid_b;
@@ -361,7 +361,7 @@ static int run(const char *fmt, ...)
  * backend, and link_delete still removes it from there. */
 static void scenario_moved_link(void)
 {
-	struct wg_link_ref ref_a = { node_a.ifname, NULL, node_a.public_key };
+	struct wg_link_ref ref_a = { node_a.ifname, NULL, node_a.public_key, node_a.port };
 	struct wg_device dev;
 	struct wg_peer peer;
 	int ready[2], hold[2];
@@ -440,7 +440,7 @@ static void scenario_failures(void)
 static int node_restore(const struct test_node *node, const struct test_node *peer_node,
 			uint32_t mtu, const char *sandbox, bool *restarted)
 {
-	struct wg_link_ref ref = { node->ifname, sandbox, node->public_key };
+	struct wg_link_ref ref = { node->ifname, sandbox, node->public_key, node->port };
 	struct wg_device dev = { .listen_port = node->port, .mtu = mtu, .has_private_key = true };
 	struct wg_peer peer;
 	int err;
@@ -488,8 +488,8 @@ static pid_t sandbox_start(int *hold_fd)
  * running one is taken over as it is. */
 static void scenario_restore(void)
 {
-	struct wg_link_ref ref_a = { node_a.ifname, NULL, node_a.public_key };
-	struct wg_link_ref ref_b = { node_b.ifname, NULL, node_b.public_key };
+	struct wg_link_ref ref_a = { node_a.ifname, NULL, node_a.public_key, node_a.port };
+	struct wg_link_ref ref_b = { node_b.ifname, NULL, node_b.public_key, node_b.port };
 	char sandbox_ns[64];
 	struct wg_device dev;
 	struct wg_peer peer;

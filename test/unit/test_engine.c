@@ -3,6 +3,7 @@
  * resolution against a fake engine on a Unix socket. */
 #include "../../driver/engine.c"
 
+#include "backends.h"
 #include "helper_fake_backend.h"
 #include "keystore.h"
 #include "state.h"
@@ -89,7 +90,7 @@ static void setup(void)
 	snprintf(keys, sizeof(keys), "%s/keys", dir);
 	if (state_init(dir, err) || keystore_init(keys) || pipe2(stop_pipe, O_CLOEXEC))
 		abort();
-	endpoint_set_backend(&fake_backend, "fake: unit test");
+	backends_set_default(&fake_backend, "fake: unit test");
 	fake_reset();
 	memset(routes, 0, sizeof(routes));
 	requests = 0;

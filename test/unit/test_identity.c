@@ -4,6 +4,7 @@
 #include "../../driver/identity.c"
 
 #include "api.h"
+#include "backends.h"
 #include "helper_fake_backend.h"
 #include "keystore.h"
 #include "peers.h"
@@ -42,7 +43,7 @@ static void setup(bool with_resolver)
 	snprintf(keys, sizeof(keys), "%s/keys", dir);
 	if (state_init(dir, err) || keystore_init(keys))
 		abort();
-	endpoint_set_backend(&fake_backend, "fake: unit test");
+	backends_set_default(&fake_backend, "fake: unit test");
 	endpoint_set_resolver(with_resolver ? record_request : NULL);
 	requested = NULL;
 	fake_reset();

@@ -192,6 +192,29 @@ UNIT_TEST(auto_with_nothing_usable_names_both)
 	CHECK_STR_CONTAINS(reason, "no-such-wireguard-go not found in PATH");
 }
 
+/* What wg.backend asks of the host: no "forced" and no WG_BACKEND in the advice. */
+UNIT_TEST(backend_usable_says_what_is_missing)
+{
+	char why[512] = "";
+	int ret;
+
+	ret = kmod_backend_usable(KMOD_MODE_USERSPACE, "/nonexistent/wireguard-go", why,
+				  sizeof(why));
+	CHECK_EQ_INT(ret, -ENOTSUP);
+	CHECK_STR_CONTAINS(why, "/nonexistent/wireguard-go is not an executable file");
+	if (kmod_kernel_available(why, sizeof(why))) {
+		CHECK_EQ_INT(kmod_backend_usable(KMOD_MODE_KERNEL, NULL, why, sizeof(why)), 0);
+		return;
+	}
+	ret = kmod_backend_usable(KMOD_MODE_KERNEL, NULL, why, sizeof(why));
+	fprintf(stderr, "  %s\n", why);
+	CHECK_EQ_INT(ret, -ENOTSUP);
+	CHECK(!strncmp(why, "the kernel has no WireGuard (",
+		       strlen("the kernel has no WireGuard (")));
+	CHECK_STR_CONTAINS(why, "CONFIG_WIREGUARD");
+	CHECK(strstr(why, "forced") == NULL && strstr(why, "WG_BACKEND") == NULL);
+}
+
 UNIT_TEST(cleanup)
 {
 	char path[PATH_MAX];
@@ -209,4 +232,5 @@ UNIT_MAIN("kmod", UNIT_CASE(enter_private_netns), UNIT_CASE(parse_mode),
 	  UNIT_CASE(auto_falls_back_to_wireguard_go),
 	  UNIT_CASE(userspace_program_looked_up_in_path),
 	  UNIT_CASE(userspace_missing_program_is_enotsup),
-	  UNIT_CASE(auto_with_nothing_usable_names_both), UNIT_CASE(cleanup))
+	  UNIT_CASE(auto_with_nothing_usable_names_both),
+	  UNIT_CASE(backend_usable_says_what_is_missing), UNIT_CASE(cleanup))

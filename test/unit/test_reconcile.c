@@ -4,6 +4,7 @@
 #include "../../driver/reconcile.c"
 
 #include "api.h"
+#include "backends.h"
 #include "helper_fake_backend.h"
 #include "unit.h"
 
@@ -38,7 +39,7 @@ static void setup(void)
 	if (state_init(dir, err) || keystore_init(keys))
 		abort();
 	log_set_level(LOG_LEVEL_ERROR);
-	endpoint_set_backend(&fake_backend, "fake: unit test");
+	backends_set_default(&fake_backend, "fake: unit test");
 	fake_reset();
 	plain = fake_backend;
 	plain.link_restore = NULL;
@@ -108,9 +109,11 @@ static bool peers_are(const char *eid, const char *p1, const char *p2)
 	       (!p2 || fake_peer_find(l, ep_of(p2)->public_key));
 }
 
-/* The network as a restarted daemon sees it: read back from its file. */
-static void restart(void)
+/* The network as a daemon restarted with backend OPS sees it: read back from its file, its
+ * endpoints on OPS (the state names the backend; OPS is called "fake" too). */
+static void restart(const struct backend_ops *ops)
 {
+	backends_set_default(ops, "fake: unit test");
 	network_finalise();
 	CHECK_EQ_INT(state_load(), 1);
 }
@@ -127,13 +130,13 @@ UNIT_TEST(a_gone_link_is_not_joined_and_the_others_drop_it)
 	setup();
 	CHECK(network_up() && endpoint_up(EID_A, 2, SANDBOX) && endpoint_up(EID_B, 3, SANDBOX) &&
 	      endpoint_up(EID_C, 4, SANDBOX));
-	restart();
+	restart(&plain);
 	fake_backend.link_delete(ep_of(EID_B)->ifname);
-	reconcile_endpoints(&plain);
+	reconcile_endpoints();
 	CHECK(ep_of(EID_A)->joined && !ep_of(EID_B)->joined && ep_of(EID_C)->joined);
 	CHECK(peers_are(EID_A, EID_C, NULL));
 	CHECK(peers_are(EID_C, EID_A, NULL));
-	restart();
+	restart(&plain);
 	CHECK(!ep_of(EID_B)->joined && !ep_of(EID_B)->sandbox && ep_of(EID_A)->joined);
 	teardown();
 }
@@ -146,11 +149,11 @@ UNIT_TEST(a_stray_link_and_a_gone_sandbox)
 	CHECK(network_up() && endpoint_up(EID_A, 2, SANDBOX) &&
 	      endpoint_up(EID_B, 3, "/nonexistent/netns/0123456789ab") &&
 	      endpoint_up(EID_D, 5, NULL));
-	restart();
+	restart(&plain);
 	/* What a crash between creating D's link and saving its Join leaves. */
 	snprintf(dev.name, sizeof(dev.name), "%s", ep_of(EID_D)->ifname);
 	CHECK_EQ_INT(fake_backend.link_create(&dev), 0);
-	reconcile_endpoints(&plain);
+	reconcile_endpoints();
 	CHECK(!link_of(EID_D) && !ep_of(EID_D)->joined);
 	/* B's sandbox does not exist: its container went, its link with it. */
 	CHECK(!link_of(EID_B) && !ep_of(EID_B)->joined && !ep_of(EID_B)->sandbox);
@@ -204,11 +207,11 @@ UNIT_TEST(links_served_anew_and_their_peers)
 	restoring.peer_remove = counting_remove;
 	CHECK(network_up() && endpoint_up(EID_A, 2, SANDBOX) && endpoint_up(EID_B, 3, SANDBOX) &&
 	      endpoint_up(EID_C, 4, SANDBOX));
-	restart();
+	restart(&restoring);
 	restored_a = ep_of(EID_A);
 	restored_c = ep_of(EID_C);
 	memset(removes, 0, sizeof(removes));
-	reconcile_endpoints(&restoring);
+	reconcile_endpoints();
 	CHECK(ep_of(EID_A)->joined && ep_of(EID_B)->joined && !ep_of(EID_C)->joined);
 	CHECK(peers_are(EID_A, EID_B, NULL));
 	CHECK(peers_are(EID_B, EID_A, NULL));

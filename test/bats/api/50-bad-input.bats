@@ -102,6 +102,23 @@ join_body() { jq -nc --arg n "$1" --arg e "$2" '{NetworkID:$n, EndpointID:$e, Sa
 		'"wg.foo"' unknown
 }
 
+@test "wg.backend: an unknown name, a wrong type, a backend this host cannot run" {
+	expect_err CreateNetwork "$(net_json "$(newid)" 10.77.6.0/24 "" '{"wg.backend":"bogus"}')" \
+		'option "wg.backend": expected' kernel userspace '"bogus"'
+	expect_err CreateEndpoint "$(ep_json "$NET" "$(newid)" 10.77.5.9/24 "" '{"wg.backend":"bogus"}')" \
+		"Options.wg.backend: expected" kernel userspace
+	expect_err CreateEndpoint "$(ep_json "$NET" "$(newid)" 10.77.5.9/24 "" '{"wg.backend":1}')" \
+		"Options.wg.backend: expected a string"
+	if ip link add "wgt$$" type wireguard 2>/dev/null; then
+		ip link del "wgt$$"
+		skip "this kernel has WireGuard: the kernel suite runs both backends"
+	fi
+	expect_err CreateEndpoint "$(ep_json "$NET" "$(newid)" 10.77.5.9/24 "" '{"wg.backend":"kernel"}')" \
+		"Options.wg.backend: the kernel backend cannot run on this host" CONFIG_WIREGUARD
+	expect_err CreateNetwork "$(net_json "$(newid)" 10.77.6.0/24 "" '{"wg.backend":"kernel"}')" \
+		'option "wg.backend": the kernel backend cannot run on this host'
+}
+
 @test "MTU must be a number from 1280 to 65455" {
 	local m net
 	for m in abc 100 1279 65456 70000 ''; do
