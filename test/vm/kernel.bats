@@ -4,7 +4,7 @@
 # API suite, both with WG_TEST_BACKEND=kernel. The module and two hand-made links first (netns.sh
 # in small), then the daemon: links of kind wireguard, a peer added to a link that is already in
 # its sandbox, a Join the kernel refuses, removal, and one network with an endpoint on each
-# backend. The tests run in order on the same network.
+# backend (wg.backend). The tests run in order.
 
 WG_DRIVER=${WG_DRIVER:-$BATS_TEST_DIRNAME/../../build/wireguard-driver}
 load ../bats/api/helpers
@@ -19,7 +19,6 @@ setup_file() {
 teardown_file() {
 	local l
 	[[ -d ${TMP:-} ]] || return 0
-	side_daemon_stop userspace || true
 	side_daemon_stop auto || true
 	while read -r l; do ip link del "$l" 2>/dev/null || true; done <"$TMP/links"
 	suite_teardown
@@ -211,39 +210,67 @@ daemon_links() {
 	side_daemon_stop auto
 }
 
-@test "interop: a kernel and a wireguard-go endpoint on one network ping with a preshared key" {
-	local net=$(newid) k=$(newid) u=$(newid) us=$TMP/userspace.sock kpub upub ulink
-	side_daemon_start userspace userspace
-	net_create "$net" 10.78.2.0/24
-	SOCK=$us net_create "$net" 10.78.2.0/24
-	ep_up k "$net" "$k" 10.78.2.2/24
-	SOCK=$us ep_up u "$net" "$u" 10.78.2.3/24
+@test "interop: one network, a kernel and a wireguard-go endpoint, both set up by the daemon" {
+	local net=$(newid) k=$(newid) u=$(newid) kpub upub ulink psk
+	# The network asks for wireguard-go; k asks for the kernel for itself.
+	net_create "$net" 10.78.2.0/24 "" '{"wg.backend":"userspace"}'
+	ns_make k && ep_create "$net" "$k" 10.78.2.2/24 "" '{"wg.backend":"kernel"}' &&
+		join_ep "$net" "$k" k && attach k "$k" 10.78.2.2/24
+	ep_up u "$net" "$u" 10.78.2.3/24
 	assert_eq "$(ep_info "$net" "$k" | jq -r .backend)" kernel "backend of k"
-	assert_eq "$(SOCK=$us ep_info "$net" "$u" | jq -r .backend)" userspace "backend of u"
+	assert_eq "$(ep_info "$net" "$u" | jq -r .backend)" userspace "backend of u"
+	[[ $(ep_info "$net" "$u" | jq -r .backend_reason) == *wg.backend* ]]
+	assert_eq "$(kind k wg0)" wireguard "kind of wg0 in k"
 	assert_eq "$(kind u wg0)" tun "kind of wg0 in u"
-	# Each daemon knows only its own endpoint: the cross peers are configured by hand.
-	umask 077
-	wg genpsk >"$TMP/psk-ku"
+	assert_eq "$(our_procs | wc -l)" 1 "wireguard-go processes"
 	ulink=$(src "$u")
 	kpub=$(n k wg show wg0 public-key)
 	upub=$(wg show "$ulink" public-key)
-	n k wg set wg0 peer "$upub" preshared-key "$TMP/psk-ku" allowed-ips 10.78.2.3/32 \
-		endpoint "127.0.0.1:$(wg show "$ulink" listen-port)"
-	wg set "$ulink" peer "$kpub" preshared-key "$TMP/psk-ku" allowed-ips 10.78.2.2/32 \
-		endpoint "127.0.0.1:$(n k wg show wg0 listen-port)"
+	assert_eq "$(ep_info "$net" "$k" | jq -r .public_key)" "$kpub" "k's public key"
+	assert_eq "$(ep_info "$net" "$u" | jq -r .public_key)" "$upub" "u's public key"
+	# Each side as the daemon programmed it: key, preshared key, allowed IPs, endpoint.
+	assert_eq "$(n k wg show wg0 peers)" "$upub" "k's peers"
+	assert_eq "$(wg show "$ulink" peers)" "$kpub" "u's peers"
+	assert_eq "$(n k wg show wg0 allowed-ips | peer_of "$upub")" 10.78.2.3/32 "k's allowed IPs"
+	assert_eq "$(wg show "$ulink" allowed-ips | peer_of "$kpub")" 10.78.2.2/32 "u's allowed IPs"
+	assert_eq "$(n k wg show wg0 endpoints | peer_of "$upub")" \
+		"127.0.0.1:$(wg show "$ulink" listen-port)" "k's endpoint for u"
+	assert_eq "$(wg show "$ulink" endpoints | peer_of "$kpub")" \
+		"127.0.0.1:$(n k wg show wg0 listen-port)" "u's endpoint for k"
+	psk=$(n k wg show wg0 preshared-keys | peer_of "$upub")
+	[[ $psk =~ ^[A-Za-z0-9+/]{43}=$ ]] || { echo "k's PSK for u: '$psk'" >&2; return 1; }
+	assert_eq "$(wg show "$ulink" preshared-keys | peer_of "$kpub")" "$psk" "u's PSK for k"
 	pings k 10.78.2.3
 	pings u 10.78.2.2
 	handshake_with k "$upub"
 	[[ $(wg show "$ulink" latest-handshakes | peer_of "$kpub") =~ ^[1-9][0-9]*$ ]]
-	assert_eq "$(wg show "$ulink" preshared-keys | peer_of "$kpub")" "$(cat "$TMP/psk-ku")" \
-		"u's PSK"
-	assert_eq "$(n k wg show wg0 preshared-keys | peer_of "$upub")" "$(cat "$TMP/psk-ku")" \
-		"k's PSK"
-	leave_ep "$net" "$k" && detach k "$k" && delete_ep "$net" "$k"
-	SOCK=$us leave_ep "$net" "$u" && detach u "$u" && SOCK=$us delete_ep "$net" "$u"
+	echo "$net $k $u" >"$TMP/mixed"
+}
+
+@test "interop: after a daemon restart each endpoint keeps its backend, and a newcomer reaches both" {
+	local net k u c cpub e
+	read -r net k u <"$TMP/mixed"
+	daemon_stop
+	daemon_start
+	assert_eq "$(ep_info "$net" "$k" | jq -r .backend)" kernel "backend of k"
+	assert_eq "$(ep_info "$net" "$u" | jq -r .backend)" userspace "backend of u"
+	assert_eq "$(our_procs | wc -l)" 1 "wireguard-go processes"
+	# c (the network's wireguard-go) must be added to u over UAPI and to k over netlink.
+	c=$(newid)
+	ep_up c "$net" "$c" 10.78.2.4/24
+	cpub=$(ep_info "$net" "$c" | jq -r .public_key)
+	assert_eq "$(n k wg show wg0 allowed-ips | peer_of "$cpub")" 10.78.2.4/32 "k's peer c"
+	assert_eq "$(wg show "$(src "$u")" allowed-ips | peer_of "$cpub")" 10.78.2.4/32 \
+		"u's peer c"
+	pings c 10.78.2.2
+	pings c 10.78.2.3
+	pings k 10.78.2.4
+	for e in "$k:k" "$u:u" "$c:c"; do
+		leave_ep "$net" "${e%:*}" && detach "${e#*:}" "${e%:*}" && delete_ep "$net" "${e%:*}"
+	done
 	api_ok DeleteNetwork "{\"NetworkID\":\"$net\"}"
-	SOCK=$us api_ok DeleteNetwork "{\"NetworkID\":\"$net\"}"
-	side_daemon_stop userspace
+	assert_eq "$(our_procs)" "" "wireguard-go processes"
+	assert_eq "$(daemon_links k u c)" "" "links left"
 }
 
 @test "the kernel backend's unit tests run here for real, none skipped" {
