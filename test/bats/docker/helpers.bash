@@ -2,7 +2,7 @@
 # Docker suite: each test file gets a private engine (scripts/lib-engine.sh), a busybox image and
 # the managed plugin from build/plugin, with its state in a temp dir. Never the user's engine.
 
-REPO=$(cd "$BATS_TEST_DIRNAME/../../.." && pwd)
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 # shellcheck source=../../../scripts/lib-engine.sh
 source "$REPO/scripts/lib-engine.sh"
 
@@ -23,7 +23,8 @@ docker_setup_file()
 	mkdir -m 0700 "$WGT_STATE"
 	engine_start "$WGT_ENGINE"
 	engine_import_busybox "$IMAGE"
-	PLUGIN_SETTINGS="state.source=$WGT_STATE netns.source=$WGT_ENGINE/exec/netns LOG_LEVEL=debug" \
+	# WGT_PLUGIN_SETTINGS: more `docker plugin set` values (the kernel suite adds WG_BACKEND).
+	PLUGIN_SETTINGS="state.source=$WGT_STATE netns.source=$WGT_ENGINE/exec/netns LOG_LEVEL=debug ${WGT_PLUGIN_SETTINGS:-}" \
 		"$REPO/scripts/install-plugin.sh" "$PLUGIN_DIR" "$PLUGIN" >/dev/null
 	WGT_PLUGIN_ID=$(docker plugin inspect -f '{{.Id}}' "$PLUGIN")
 	WGT_PLUGIN_PID=$(plugin_host_pid "$PLUGIN")

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # Helpers for the Docker suite's files on keys and links (10 and up).
 
-load helpers
+# shellcheck source=helpers.bash
+source "$(dirname "${BASH_SOURCE[0]}")/helpers.bash"
 
 WGCTL=${WGCTL:-$REPO/build/wgctl}
 
