@@ -30,7 +30,7 @@ sandbox_kind() {
 # host_wireguard_links: wireguard links left in the host namespace.
 host_wireguard_links() { ip -o link show type wireguard | awk -F': ' '{ print $2 }'; }
 
-@test "plugin on the kernel backend: a container started first gets its later peers, both ways" {
+@test "plugin on the kernel backend: a container started first gets its later peers; wireguard-go beside it" {
 	local pub1 pub2
 	wgnet kn
 	ctr_run kn-1 kn
@@ -46,8 +46,22 @@ host_wireguard_links() { ip -o link show type wireguard | awk -F': ' '{ print $2
 		wg show wg0 peers)" = "$pub2" ]
 	ctr_ping kn-1 "$(ctr_ip kn-2 kn)"
 	ctr_ping kn-2 "$(ctr_ip kn-1 kn)"
+	# kn-3 asks for wireguard-go (EndpointsConfig.DriverOpts, as compose v2 sends it): one
+	# network, both backends, under the plugin.
+	engine_api POST /containers/create?name=kn-3 "{\"Image\":\"$IMAGE\",
+		\"Cmd\":[\"sleep\",\"3600\"],\"HostConfig\":{\"NetworkMode\":\"kn\"},
+		\"NetworkingConfig\":{\"EndpointsConfig\":{\"kn\":{\"DriverOpts\":
+		{\"wg.backend\":\"userspace\"}}}}}" | jq -e .Id >/dev/null
+	engine_api POST /containers/kn-3/start
+	[ "$(ep_info kn-3 kn .Value.backend)" = userspace ]
+	[ "$(sandbox_kind kn-3)" = tun ]
+	[ -n "$(wggo_pids)" ]
+	ctr_ping kn-3 "$(ctr_ip kn-1 kn)"
+	ctr_ping kn-1 "$(ctr_ip kn-3 kn)"
+	docker rm -f kn-3 >/dev/null
 	# A leaving peer is removed from the running container's link too.
 	docker rm -f kn-2 >/dev/null
+	[ -z "$(wggo_pids)" ]
 	pub1=$(nsenter --net="$(docker inspect -f '{{.NetworkSettings.SandboxKey}}' kn-1)" \
 		wg show wg0 peers)
 	[ -z "$pub1" ]

@@ -3,8 +3,8 @@
 # What only a kernel with wireguard.ko can show; test/vm/suite runs it inside the VM next to the
 # API suite, both with WG_TEST_BACKEND=kernel. The module and two hand-made links first (netns.sh
 # in small), then the daemon: links of kind wireguard, a peer added to a link that is already in
-# its sandbox, a Join the kernel refuses, removal, and one network with an endpoint on each
-# backend (wg.backend). The tests run in order.
+# its sandbox, a Join the kernel refuses, bad input, removal, and one network with an endpoint on
+# each backend (wg.backend). The tests run in order.
 
 WG_DRIVER=${WG_DRIVER:-$BATS_TEST_DIRNAME/../../build/wireguard-driver}
 load ../bats/api/helpers
@@ -171,6 +171,20 @@ daemon_links() {
 	attach d "$D" 10.78.1.5/24
 	pings d 10.78.1.2
 	assert_eq "$(n a wg show wg0 peers | wc -l)" 2 "A's peer count after the second Join"
+}
+
+@test "bad input on a network with kernel links: refused, nothing changed there, the next call works" {
+	local peers_a
+	peers_a=$(n a wg show wg0 peers | sort)
+	refused CreateEndpoint "$(ep_json "$NET" "$(newid)" 10.78.1.300/24)" Interface.Address
+	refused CreateEndpoint "$(ep_json "$NET" "$(newid)" 10.78.1.2/24)" \
+		"address 10.78.1.2/24 is used by endpoint ${A:0:12}"
+	refused CreateEndpoint "$(ep_json "$NET" "$(newid)" 10.78.1.9/24 "" '{"wg.backend":"x"}')" \
+		"Options.wg.backend: expected" kernel userspace
+	refused Join "{\"NetworkID\":\"$NET\",\"EndpointID\":\"$(newid)\",\"SandboxKey\":\"\"}" \
+		EndpointID
+	assert_eq "$(n a wg show wg0 peers | sort)" "$peers_a" "A's peers"
+	pings a 10.78.1.3
 }
 
 @test "removal leaves no link, even when a sandbox went away first" {

@@ -34,6 +34,29 @@ teardown() { docker_teardown; }
 	[[ $output == *com.docker.network.driver.mtu* ]]
 }
 
+@test "wg.backend: the network's choice serves its containers; one this host cannot run is refused" {
+	wgnet usnet -o wg.backend=userspace
+	ctr_run us-1 usnet
+	[ "$(ep_info us-1 usnet .Value.backend)" = userspace ]
+	if ip link add "wgt$$" type wireguard 2>/dev/null; then
+		ip link del "wgt$$"
+		skip "this kernel has WireGuard: the kernel suite runs the kernel backend"
+	fi
+	run docker network create -d "$PLUGIN" -o wg.backend=kernel knet
+	[ "$status" -ne 0 ]
+	[[ $output == *option*wg.backend*'the kernel backend cannot run on this host'*CONFIG_WIREGUARD* ]]
+	run docker network inspect knet
+	[ "$status" -ne 0 ]
+	# An endpoint asking for it: the connect fails, the container keeps its network.
+	ctr_run us-2 usnet
+	wgnet usnet2
+	run docker network connect --driver-opt wg.backend=kernel usnet2 us-2
+	[ "$status" -ne 0 ]
+	[[ $output == *'Options.wg.backend: the kernel backend cannot run on this host'* ]]
+	[ "$(ctr_links us-2)" = "lo wg0" ]
+	ctr_ping us-2 "$(ctr_ip us-1 usnet)"
+}
+
 @test "the MTU option reaches wg0 inside the container" {
 	wgnet mtunet -o com.docker.network.driver.mtu=1300
 	ctr_run mtu-1 mtunet
