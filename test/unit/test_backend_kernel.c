@@ -245,6 +245,20 @@ static int link_move(const char *ifname, int netns_fd, const char *newname)
 	return ret;
 }
 
+/* A new network namespace, as the engine makes a sandbox, while this thread stays where it is:
+ * its fd, and in PATH (64 bytes) a name for it as a SandboxKey gives one. */
+static int sandbox_open(char *path)
+{
+	int here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC), sandbox;
+
+	CHECK(here >= 0 && unshare(CLONE_NEWNET) == 0);
+	sandbox = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	CHECK(setns(here, CLONE_NEWNET) == 0);
+	close(here);
+	snprintf(path, 64, "/proc/self/fd/%d", sandbox);
+	return sandbox;
+}
+
 UNIT_TEST(kernel_link_lifecycle_in_the_host_namespace)
 {
 	struct wg_peer peers[3], extra;
@@ -364,15 +378,11 @@ UNIT_TEST(kernel_link_found_in_sandbox_by_public_key)
 	uint8_t public_key[WG_KEY_LEN], other_key[WG_KEY_LEN];
 	struct wg_link_ref ref = { .ifname = "wgunit4", .public_key = public_key };
 	struct wg_device got;
-	int here, sandbox;
+	int sandbox;
 	char path[64];
 
 	UNIT_SKIP_IF(!in_private_netns || !kernel_has_wireguard, "no WireGuard in this kernel");
-	here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	CHECK(unshare(CLONE_NEWNET) == 0);
-	sandbox = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	CHECK(setns(here, CLONE_NEWNET) == 0);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", sandbox);
+	sandbox = sandbox_open(path);
 
 	randombytes_buf(dev.private_key, WG_KEY_LEN);
 	crypto_scalarmult_base(public_key, dev.private_key);
@@ -414,7 +424,6 @@ UNIT_TEST(kernel_link_found_in_sandbox_by_public_key)
 
 	/* the links go with the sandbox */
 	close(sandbox);
-	close(here);
 	sodium_memzero(dev.private_key, WG_KEY_LEN);
 	sodium_memzero(other.private_key, WG_KEY_LEN);
 }
@@ -436,15 +445,11 @@ UNIT_TEST(kernel_links_with_one_key_found_by_port)
 				   .listen_port = 51824 };
 	struct wg_device got;
 	struct wg_peer peer;
-	int here, sandbox;
+	int sandbox;
 	char path[64];
 
 	UNIT_SKIP_IF(!in_private_netns || !kernel_has_wireguard, "no WireGuard in this kernel");
-	here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	CHECK(unshare(CLONE_NEWNET) == 0);
-	sandbox = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	CHECK(setns(here, CLONE_NEWNET) == 0);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", sandbox);
+	sandbox = sandbox_open(path);
 	ref.sandbox = path;
 
 	randombytes_buf(first.private_key, WG_KEY_LEN);
@@ -470,7 +475,6 @@ UNIT_TEST(kernel_links_with_one_key_found_by_port)
 	CHECK(!backend_kernel.link_exists(&ref));
 
 	close(sandbox);
-	close(here);
 	sodium_memzero(first.private_key, WG_KEY_LEN);
 	sodium_memzero(second.private_key, WG_KEY_LEN);
 }
@@ -492,15 +496,11 @@ UNIT_TEST(kernel_device_set_in_sandbox_rekeys_and_replaces_peers)
 				   .public_key = old_key,
 				   .listen_port = 51826 };
 	struct wg_device got;
-	int here, sandbox;
+	int sandbox;
 	char path[64];
 
 	UNIT_SKIP_IF(!in_private_netns || !kernel_has_wireguard, "no WireGuard in this kernel");
-	here = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	CHECK(unshare(CLONE_NEWNET) == 0);
-	sandbox = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	CHECK(setns(here, CLONE_NEWNET) == 0);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", sandbox);
+	sandbox = sandbox_open(path);
 	ref.sandbox = path;
 	for (unsigned i = 0; i < 3; i++)
 		make_peer(&peers[i], 10 + i);
@@ -539,7 +539,6 @@ UNIT_TEST(kernel_device_set_in_sandbox_rekeys_and_replaces_peers)
 	wgdev_clear(&got);
 
 	close(sandbox);
-	close(here);
 	sodium_memzero(dev.private_key, WG_KEY_LEN);
 	sodium_memzero(want.private_key, WG_KEY_LEN);
 }
