@@ -658,6 +658,13 @@ UNIT_TEST(test_mixed_backends)
 	CHECK_EQ_INT(state_load(), 1);
 	CHECK(ep_of(NID, EID_A)->backend == &fake_backend);
 	CHECK(ep_of(NID, EID_B)->backend == &other);
+	/* Restarted with the other default: A, created on the old default, stays on it. */
+	network_finalise();
+	backends_set_default(&other, "other: the new default");
+	CHECK_EQ_INT(backends_add(&fake_backend, NULL), 0);
+	CHECK_EQ_INT(state_load(), 1);
+	CHECK(ep_of(NID, EID_A)->backend == &fake_backend);
+	CHECK(ep_of(NID, EID_B)->backend == &other);
 	teardown();
 }
 
