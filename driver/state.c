@@ -111,10 +111,12 @@ out:
 int state_remove(const char *id, char *err)
 {
 	char path[PATH_MAX];
+	int ret;
 
 	file_path(path, id);
-	if (unlink(path) < 0 && errno != ENOENT)
-		return errmsg_set(err, -errno, "state file %s: %s", path, strerror(errno));
+	ret = atomic_file_remove(path);
+	if (ret)
+		return errmsg_set(err, ret, "state file %s: %s", path, strerror(-ret));
 	return 0;
 }
 
@@ -281,11 +283,6 @@ static void unreadable_add(const char *name, const char *reason)
 
 /* atomic_file_write's temp files are ".<file>.XXXXXX": one is left only by a crash or a full
  * disk in the middle of a write, which the file it was for never saw. */
-static bool temp_file(const char *name)
-{
-	return name[0] == '.' && strstr(name, ".json.") != NULL;
-}
-
 int state_load(void)
 {
 	char path[PATH_MAX], err[ERRMSG_LEN];
@@ -300,7 +297,7 @@ int state_load(void)
 		size_t len = strlen(name);
 
 		snprintf(path, sizeof(path), "%s/%s", networks_dir, name);
-		if (temp_file(name)) {
+		if (atomic_file_is_temp(name)) {
 			if (!unlink(path))
 				log_info("state file %s: removed (an interrupted write)", path);
 		} else if (len > 5 && !strcmp(name + len - 5, ".json")) {

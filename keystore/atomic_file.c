@@ -4,6 +4,7 @@
 #endif
 #include "atomic_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -101,6 +102,69 @@ err_unlink_tmp:
 err_close_dir:
 	close(dir_fd);
 	return ret;
+}
+
+static int dir_of(const char *path, char dir[PATH_MAX])
+{
+	char tmp[PATH_MAX];
+
+	return temp_path_for(path, dir, tmp);
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int atomic_file_remove(const char *path)
+{
+	char dir[PATH_MAX];
+	int ret = dir_of(path, dir);
+
+	if (ret)
+		return ret;
+	if (unlink(path) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return fsync_dir(dir);
+}
+
+bool atomic_file_is_temp(const char *name)
+{
+	size_t len = strlen(name);
+
+	/* "." + at least one character of the base + "." + the six of mkostemp */
+	return name[0] == '.' && len >= 9 && name[len - 7] == '.';
+}
+
+int atomic_file_remove_temps(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	int removed = 0;
+	DIR *d;
+
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		if (!atomic_file_is_temp(e->d_name))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
+			continue;
+		if (!unlink(path))
+			removed++;
+	}
+	closedir(d);
+	if (removed)
+		fsync_dir(dir);
+	return removed;
 }
 
 /* Moves BUF into a larger allocation, wiping the old one: it may hold a secret. */

@@ -139,6 +139,9 @@ __attribute__((format(printf, 2, 3))) static int format_path(char out[PATH_MAX],
 	return 0;
 }
 
+/* One directory per kind of key: identities, the PSKs of pairs, named PSKs. */
+static const char *const key_subdirs[] = { "identity", "link", "psk" };
+
 int keystore_init(const char *dir)
 {
 	char sub[PATH_MAX];
@@ -160,17 +163,14 @@ int keystore_init(const char *dir)
 		return -ENOMEM;
 	}
 	key_dir = copy;
-	ret = format_path(sub, "%s/identity", dir);
-	if (!ret)
-		ret = ensure_private_dir(sub);
-	if (!ret)
-		ret = format_path(sub, "%s/link", dir);
-	if (!ret)
-		ret = ensure_private_dir(sub);
-	if (!ret)
-		ret = format_path(sub, "%s/psk", dir);
-	if (!ret)
-		ret = ensure_private_dir(sub);
+	for (size_t i = 0; !ret && i < sizeof(key_subdirs) / sizeof(key_subdirs[0]); i++) {
+		ret = format_path(sub, "%s/%s", dir, key_subdirs[i]);
+		if (!ret)
+			ret = ensure_private_dir(sub);
+		/* A crash in the middle of a write leaves its temp file, with the key in it. */
+		if (!ret)
+			atomic_file_remove_temps(sub);
+	}
 	if (ret)
 		keystore_finalise();
 	return ret;
@@ -298,13 +298,11 @@ out:
 
 static int key_file_delete(const char *path)
 {
-	if (unlink(path) < 0 && errno != ENOENT) {
-		int ret = -errno;
+	int ret = atomic_file_remove(path);
 
-		set_error("key file %s: cannot delete: %s", path, strerror(errno));
-		return ret;
-	}
-	return 0;
+	if (ret)
+		set_error("key file %s: cannot delete: %s", path, strerror(-ret));
+	return ret;
 }
 
 static int identity_path(char out[PATH_MAX], const char *ref)

@@ -168,7 +168,58 @@ UNIT_TEST(read_file_of_unknown_size)
 	CHECK(data == NULL);
 }
 
+/* What a crash between mkostemp and rename leaves: a temp file next to the real one. */
+static void leave_temp(const char *name)
+{
+	char p[PATH_MAX];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", tmp_dir, name);
+	f = fopen(p, "w");
+	CHECK(f != NULL);
+	if (f) {
+		fputs("a secret", f);
+		fclose(f);
+	}
+}
+
+UNIT_TEST(temps_of_interrupted_writes_are_removed_and_nothing_else)
+{
+	char real[PATH_MAX];
+
+	setup();
+	CHECK(atomic_file_is_temp(".db.key.Ab12Cd"));
+	CHECK(atomic_file_is_temp(".1111.json.x9Y8z7"));
+	CHECK(!atomic_file_is_temp("db.key"));
+	CHECK(!atomic_file_is_temp(".key"));
+	CHECK(!atomic_file_is_temp("."));
+	CHECK(!atomic_file_is_temp(".."));
+	snprintf(real, sizeof(real), "%s/db.key", tmp_dir);
+	CHECK_EQ_INT(atomic_file_write(real, "kept", 4, 0600), 0);
+	leave_temp(".db.key.Ab12Cd");
+	leave_temp(".web.key.Qw3rTy");
+	CHECK_EQ_INT(atomic_file_remove_temps(tmp_dir), 2);
+	CHECK_EQ_INT(count_entries(tmp_dir), 1);
+	CHECK(!strcmp(content_of(real), "kept"));
+	CHECK_EQ_INT(atomic_file_remove_temps(tmp_dir), 0);
+	CHECK_EQ_INT(atomic_file_remove_temps("/nonexistent/dir"), -ENOENT);
+	teardown();
+}
+
+UNIT_TEST(remove_is_idempotent)
+{
+	setup();
+	CHECK_EQ_INT(atomic_file_write(path, "x", 1, 0600), 0);
+	CHECK_EQ_INT(atomic_file_remove(path), 0);
+	CHECK_EQ_INT(count_entries(tmp_dir), 0);
+	CHECK_EQ_INT(atomic_file_remove(path), 0);
+	CHECK_EQ_INT(atomic_file_remove(tmp_dir), -EISDIR);
+	teardown();
+}
+
 UNIT_MAIN("atomic_file", UNIT_CASE(write_creates_file_with_mode),
 	  UNIT_CASE(write_replaces_content_without_leftovers),
 	  UNIT_CASE(write_into_missing_directory_fails), UNIT_CASE(failed_write_keeps_old_file),
-	  UNIT_CASE(read_whole_file), UNIT_CASE(read_file_of_unknown_size))
+	  UNIT_CASE(read_whole_file), UNIT_CASE(read_file_of_unknown_size),
+	  UNIT_CASE(temps_of_interrupted_writes_are_removed_and_nothing_else),
+	  UNIT_CASE(remove_is_idempotent))

@@ -107,6 +107,29 @@ UNIT_TEST(init_creates_private_directories)
 	teardown();
 }
 
+/* A crash in the middle of a key write leaves a temp file holding the key: the next start
+ * removes it, and only it. */
+UNIT_TEST(init_removes_temps_of_interrupted_writes)
+{
+	uint8_t key[KEYSTORE_KEY_LEN];
+	char temp[PATH_MAX];
+	FILE *f;
+
+	setup();
+	CHECK_EQ_INT(keystore_init(key_root), 0);
+	CHECK_EQ_INT(keystore_identity_get("db", true, key, NULL), 0);
+	snprintf(temp, sizeof(temp), "%s/.web.key.Ab12Cd", key_path("identity"));
+	f = fopen(temp, "w");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+	CHECK_EQ_INT(keystore_init(key_root), 0);
+	CHECK(access(temp, F_OK) != 0);
+	CHECK_EQ_INT(keystore_identity_get("db", false, key, NULL), 0);
+	sodium_memzero(key, sizeof(key));
+	teardown();
+}
+
 UNIT_TEST(init_refuses_shared_directory)
 {
 	setup();
@@ -527,6 +550,7 @@ UNIT_TEST(error_is_per_thread)
 }
 
 UNIT_MAIN("keystore", UNIT_CASE(init_creates_private_directories),
+	  UNIT_CASE(init_removes_temps_of_interrupted_writes),
 	  UNIT_CASE(init_refuses_shared_directory),
 	  UNIT_CASE(init_refuses_missing_parent_and_files), UNIT_CASE(identity_get_or_create),
 	  UNIT_CASE(identity_put_replaces_and_delete), UNIT_CASE(key_file_written_by_wg_is_read),
