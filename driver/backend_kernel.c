@@ -17,8 +17,7 @@
 #include <string.h>
 
 /* A container on several WireGuard networks has one link per network. */
-#define SANDBOX_LINKS_MAX  64
-#define SANDBOX_LIST_TRIES 4
+#define SANDBOX_LINKS_MAX 64
 
 struct link_names {
 	char name[SANDBOX_LINKS_MAX][IFNAMSIZ];
@@ -92,29 +91,15 @@ static int collect_wireguard_link(const struct nlmsghdr *nlh, void *data)
 	return 0;
 }
 
+static void forget_names(void *data)
+{
+	((struct link_names *)data)->n = 0;
+}
+
 /* Lists the links of kind wireguard in the network namespace file NETNS. */
 static int list_wireguard_links(const char *netns, struct link_names *names)
 {
-	uint8_t buf[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct ifinfomsg))];
-	struct nlmsghdr *nlh;
-	struct ifinfomsg *ifi;
-	struct nlsock sock;
-	int ret, tries = 0;
-
-	ret = nlsock_open(&sock, NETLINK_ROUTE, netns);
-	if (ret)
-		return ret;
-	do {
-		names->n = 0;
-		nlh = mnl_nlmsg_put_header(buf);
-		nlh->nlmsg_type = RTM_GETLINK;
-		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-		ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
-		ifi->ifi_family = AF_UNSPEC;
-		ret = nlsock_talk(&sock, nlh, collect_wireguard_link, names);
-	} while (ret == -EINTR && ++tries < SANDBOX_LIST_TRIES);
-	nlsock_close(&sock);
-	return ret;
+	return rtnl_link_dump(netns, collect_wireguard_link, names, forget_names);
 }
 
 /* Finds, among the wireguard links in LINK's sandbox, the one whose device has LINK's public

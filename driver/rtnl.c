@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "rtnl.h"
 
-#include "nlsock.h"
-
 #include <errno.h>
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
@@ -33,15 +31,39 @@ static struct nlmsghdr *link_request(void *buf, uint16_t type, uint16_t flags, c
 	return nlh;
 }
 
-static int link_talk(struct nlmsghdr *nlh)
+int rtnl_talk(const char *netns, struct nlmsghdr *nlh, nlsock_cb cb, void *data)
 {
 	struct nlsock sock;
 	int ret;
 
-	ret = nlsock_open(&sock, NETLINK_ROUTE, NULL);
+	ret = nlsock_open(&sock, NETLINK_ROUTE, netns);
 	if (ret)
 		return ret;
-	ret = nlsock_talk(&sock, nlh, NULL, NULL);
+	ret = nlsock_talk(&sock, nlh, cb, data);
+	nlsock_close(&sock);
+	return ret;
+}
+
+int rtnl_link_dump(const char *netns, nlsock_cb cb, void *data, void (*start)(void *data))
+{
+	uint8_t buf[MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct ifinfomsg))];
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+	struct nlsock sock;
+	int ret, tries = 0;
+
+	ret = nlsock_open(&sock, NETLINK_ROUTE, netns);
+	if (ret)
+		return ret;
+	do {
+		start(data);
+		nlh = mnl_nlmsg_put_header(buf);
+		nlh->nlmsg_type = RTM_GETLINK;
+		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+		ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+		ifi->ifi_family = AF_UNSPEC;
+		ret = nlsock_talk(&sock, nlh, cb, data);
+	} while (ret == -EINTR && ++tries < RTNL_DUMP_TRIES);
 	nlsock_close(&sock);
 	return ret;
 }
@@ -61,7 +83,7 @@ int rtnl_link_create_wireguard(const char *ifname, uint32_t mtu)
 	mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "wireguard");
 	mnl_attr_nest_end(nlh, linkinfo);
 	/* The kernel answers -EOPNOTSUPP ("Unknown device type") when the kind has no module. */
-	return link_talk(nlh);
+	return rtnl_talk(NULL, nlh, NULL, NULL);
 }
 
 int rtnl_link_set_mtu(const char *ifname, uint32_t mtu)
@@ -73,7 +95,7 @@ int rtnl_link_set_mtu(const char *ifname, uint32_t mtu)
 		return -EINVAL;
 	nlh = link_request(buf, RTM_NEWLINK, 0, ifname);
 	mnl_attr_put_u32(nlh, IFLA_MTU, mtu);
-	return link_talk(nlh);
+	return rtnl_talk(NULL, nlh, NULL, NULL);
 }
 
 int rtnl_link_delete(const char *ifname)
@@ -83,7 +105,7 @@ int rtnl_link_delete(const char *ifname)
 
 	if (!ifname_valid(ifname))
 		return -EINVAL;
-	ret = link_talk(link_request(buf, RTM_DELLINK, 0, ifname));
+	ret = rtnl_talk(NULL, link_request(buf, RTM_DELLINK, 0, ifname), NULL, NULL);
 	return ret == -ENODEV ? 0 : ret;
 }
 
@@ -93,5 +115,5 @@ bool rtnl_link_exists(const char *ifname)
 
 	if (!ifname_valid(ifname))
 		return false;
-	return link_talk(link_request(buf, RTM_GETLINK, 0, ifname)) == 0;
+	return rtnl_talk(NULL, link_request(buf, RTM_GETLINK, 0, ifname), NULL, NULL) == 0;
 }

@@ -18,7 +18,6 @@
 #define TUN_CLONE_DEVICE "/dev/net/tun"
 /* Room for an ifinfomsg request with a name and an alias. */
 #define TUN_REQUEST_SIZE 256
-#define TUN_DUMP_TRIES	 3
 
 /* Opens /dev/net/tun in NETNS and attaches it to NAME with FLAGS; returns the descriptor. */
 static int tun_open(const char *netns, const char *name, uint16_t flags)
@@ -38,19 +37,6 @@ static int tun_open(const char *netns, const char *name, uint16_t flags)
 		return ret;
 	}
 	return fd;
-}
-
-static int link_talk(const char *netns, struct nlmsghdr *nlh, nlsock_cb cb, void *data)
-{
-	struct nlsock sock;
-	int ret;
-
-	ret = nlsock_open(&sock, NETLINK_ROUTE, netns);
-	if (ret)
-		return ret;
-	ret = nlsock_talk(&sock, nlh, cb, data);
-	nlsock_close(&sock);
-	return ret;
 }
 
 static struct nlmsghdr *link_request(void *buf, int ifindex)
@@ -85,7 +71,7 @@ int tun_create(const char *ifname)
 	nlh = link_request(buf, 0);
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
 	mnl_attr_put_strz(nlh, IFLA_IFALIAS, ifname);
-	ret = link_talk(NULL, nlh, NULL, NULL);
+	ret = rtnl_talk(NULL, nlh, NULL, NULL);
 	if (ret)
 		rtnl_link_delete(ifname);
 	return ret;
@@ -167,25 +153,17 @@ static int tun_link_cb(const struct nlmsghdr *nlh, void *arg)
 	return 0;
 }
 
+static void search_start(void *data)
+{
+	((struct tun_search *)data)->found = false;
+}
+
 int tun_find(const char *netns, const char *tag, struct tun_link *out)
 {
-	uint8_t buf[TUN_REQUEST_SIZE];
 	struct tun_search search = { .tag = tag, .out = out };
-	struct nlmsghdr *nlh;
-	struct nlsock sock;
-	int ret, tries = 0;
+	int ret;
 
-	ret = nlsock_open(&sock, NETLINK_ROUTE, netns);
-	if (ret)
-		return ret;
-	do {
-		search.found = false;
-		nlh = link_request(buf, 0);
-		nlh->nlmsg_type = RTM_GETLINK;
-		nlh->nlmsg_flags |= NLM_F_DUMP;
-		ret = nlsock_talk(&sock, nlh, tun_link_cb, &search);
-	} while (ret == -EINTR && ++tries < TUN_DUMP_TRIES);
-	nlsock_close(&sock);
+	ret = rtnl_link_dump(netns, tun_link_cb, &search, search_start);
 	if (!ret && !search.found)
 		ret = -ENODEV;
 	return ret;
@@ -212,5 +190,5 @@ int tun_rename(const char *netns, int ifindex, const char *name)
 		return -EINVAL;
 	nlh = link_request(buf, ifindex);
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-	return link_talk(netns, nlh, NULL, NULL);
+	return rtnl_talk(netns, nlh, NULL, NULL);
 }

@@ -228,8 +228,6 @@ static int link_move(const char *ifname, int netns_fd, const char *newname)
 	uint8_t buf[256];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct ifinfomsg *ifi;
-	struct nlsock sock;
-	int ret;
 
 	nlh->nlmsg_type = RTM_NEWLINK;
 	nlh->nlmsg_flags = NLM_F_REQUEST;
@@ -237,12 +235,7 @@ static int link_move(const char *ifname, int netns_fd, const char *newname)
 	ifi->ifi_index = (int)if_nametoindex(ifname);
 	mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)netns_fd);
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, newname);
-	ret = nlsock_open(&sock, NETLINK_ROUTE, NULL);
-	if (ret)
-		return ret;
-	ret = nlsock_talk(&sock, nlh, NULL, NULL);
-	nlsock_close(&sock);
-	return ret;
+	return rtnl_talk(NULL, nlh, NULL, NULL);
 }
 
 /* A new network namespace, as the engine makes a sandbox, while this thread stays where it is:
