@@ -11,10 +11,12 @@
 #include "endpoint.h"
 #include "engine.h"
 #include "errmsg.h"
+#include "hostmounts.h"
 #include "http.h"
 #include "keystore.h"
 #include "kmod.h"
 #include "log.h"
+#include "netns.h"
 #include "network.h"
 #include "reconcile.h"
 #include "state.h"
@@ -36,6 +38,8 @@ struct config {
 	const char *wireguard_go;
 	const char *engine_socket; /* NULL: no resolver */
 	const char *admin_socket;  /* NULL: wgctl.sock beside --socket; "": none */
+	const char *state_parent;  /* managed plugin: the host directory of the state directory */
+	const char *exec_root;	   /* managed plugin: the engine's exec-root */
 };
 
 static void usage(FILE *f)
@@ -45,7 +49,12 @@ static void usage(FILE *f)
 		   "                        [--log-level error|warn|info|debug] "
 		   "[--wireguard-go PATH]\n"
 		   "                        [--engine-socket PATH] [--admin-socket PATH]\n"
-		   "Environment: WG_BACKEND and LOG_LEVEL (the flags take precedence).\n");
+		   "                        [--state-parent DIR] [--exec-root DIR]\n"
+		   "Environment: WG_BACKEND and LOG_LEVEL (the flags take precedence).\n"
+		   "--state-parent and --exec-root are for the managed plugin only: they bind "
+		   "DIR/" HOSTMOUNTS_STATE_NAME " on\n--state-dir and the engine's "
+		   "exec-root/" HOSTMOUNTS_NETNS_NAME " on " NETNS_DOCKER_DIR
+		   " in the daemon's mount namespace.\n");
 }
 
 static int parse_args(int argc, char *argv[], struct config *cfg)
@@ -58,6 +67,8 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		{ "wireguard-go", required_argument, NULL, 'w' },
 		{ "engine-socket", required_argument, NULL, 'e' },
 		{ "admin-socket", required_argument, NULL, 'a' },
+		{ "state-parent", required_argument, NULL, 'p' },
+		{ "exec-root", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -72,6 +83,8 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		case 'w': cfg->wireguard_go = optarg; break;
 		case 'e': cfg->engine_socket = optarg; break;
 		case 'a': cfg->admin_socket = optarg; break;
+		case 'p': cfg->state_parent = optarg; break;
+		case 'x': cfg->exec_root = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -154,6 +167,17 @@ int main(int argc, char *argv[])
 	if (sodium_init() < 0) {
 		log_error("libsodium failed to initialise");
 		return 1;
+	}
+	/* Without the sandboxes only the kernel backend's changes to links inside containers and
+	 * the re-attach of a TUN fail, each with its own error: the rest still serves. */
+	if (cfg.exec_root && hostmounts_netns(cfg.exec_root, NETNS_DOCKER_DIR, err))
+		log_error("%s", err);
+	if (cfg.state_parent) {
+		ret = hostmounts_state(cfg.state_parent, cfg.state_dir, err);
+		if (ret) {
+			log_error("%s", err);
+			return 1;
+		}
 	}
 	ret = state_init(cfg.state_dir, err);
 	if (ret) {

@@ -42,8 +42,7 @@ step "dependencies and build"
 scripts/install-deps.sh
 make -s all plugin
 
-settings="state.source=$tmp/state"
-mkdir -m 0700 "$tmp/state"
+settings="state.source=$tmp"
 if [[ ${DOCKER_HOST:-unix://} == unix://* ]] && docker info >/dev/null 2>&1; then
 	step "using the running Docker engine (${DOCKER_HOST:-default socket})"
 	plugin=wireguard:latest
@@ -55,7 +54,7 @@ else
 	engine=$tmp/engine
 	engine_start "$engine"
 	plugin=wireguard:latest
-	settings+=" netns.source=$engine/exec/netns"
+	settings+=" exec-root.source=$engine/exec"
 fi
 
 step "installing the managed plugin $plugin"

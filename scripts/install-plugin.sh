@@ -23,13 +23,6 @@ if docker plugin inspect "$ref" >/dev/null 2>&1; then
 	docker plugin rm -f "$ref" >/dev/null
 fi
 
-# The engine does not create missing bind-mount sources. Only a local engine shares our
-# filesystem, so only then create the defaults the settings did not replace.
-if [[ ${DOCKER_HOST:-unix://} == unix://* ]]; then
-	[[ " ${settings[*]} " == *" state.source="* ]] || { mkdir -p /var/lib/docker-wireguard && chmod 0700 /var/lib/docker-wireguard; }
-	[[ " ${settings[*]} " == *" netns.source="* ]] || mkdir -p /var/run/docker/netns
-fi
-
 docker plugin create "$ref" "$dir" >/dev/null
 if [ ${#settings[@]} -gt 0 ]; then
 	docker plugin set "$ref" "${settings[@]}"
@@ -41,6 +34,6 @@ install-plugin: $ref is enabled. A managed plugin is addressed by name and tag:
   docker network create -d $ref NET
   docker run --rm --network NET busybox ip -o link
 Settings (only while disabled), e.g.:
-  docker plugin set $ref state.source=/path netns.source=/var/run/docker/netns
+  docker plugin set $ref state.source=/srv exec-root.source=/var/run/docker
   docker plugin set $ref WG_BACKEND=userspace LOG_LEVEL=debug
 EOF

@@ -10,6 +10,15 @@
 #   engine_restart DIR [SIGNAL] stop dockerd with SIGNAL (TERM: a clean stop, KILL: a crash; its
 #                               containers keep running under containerd) and start it again
 #   engine_live_restore DIR on|off   live-restore in DIR's daemon.json (next start or SIGHUP)
+#   host_start DIR [NETNS]      a simulated host: dockerd with every default path, in a mount
+#                               namespace of its own (below); exports DOCKER_HOST
+#   host_reboot DIR [crash]     stop it as a shutdown does (or kill everything, with crash), end
+#                               what is left, and start it again on an empty /run
+#   host_stop DIR               end everything the host runs and remove DIR
+#   host_exec DIR CMD...        run CMD inside the host's mount (and network) namespace
+#   host_dockerd_pid DIR        the host's dockerd
+# ENGINE_BIN: a directory whose dockerd, containerd, containerd-shim-runc-v2 ... are used
+# instead of those on PATH (another engine version, scripts/engines.sh).
 
 ENGINE_WAIT_S=${ENGINE_WAIT_S:-60}
 
@@ -17,8 +26,7 @@ engine_start()
 {
 	local dir=$1
 
-	# exec/netns holds the SandboxKey files; the plugin's netns mount needs it before any exists.
-	mkdir -p "$dir/data" "$dir/exec/netns"
+	mkdir -p "$dir/data"
 	echo '{}' >"$dir/daemon.json"
 	# Sandbox netns files are mounted after the plugin starts; they reach the plugin's
 	# /var/run/docker/netns (rslave) only if the host / is shared, as systemd makes it.
@@ -31,7 +39,7 @@ engine_launch()
 {
 	local dir=$1 i
 
-	dockerd --config-file "$dir/daemon.json" \
+	PATH=${ENGINE_BIN:+$ENGINE_BIN:}$PATH dockerd --config-file "$dir/daemon.json" \
 		--data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/dockerd.pid" \
 		-H "unix://$dir/docker.sock" --bridge=none --iptables=false --ip-forward=false \
 		--ip-masq=false --userland-proxy=false \
@@ -140,4 +148,122 @@ plugin_host_pid()
 		fi
 	done
 	return 1
+}
+
+# A simulated host is dockerd as a fresh install runs it: exec-root /var/run/docker, data-root
+# /var/lib/docker, the plugin with its default settings. It runs in a mount namespace of its own
+# where /run is an empty tmpfs, as after a boot (no exec-root, no netns/, no containerd socket: the
+# host's own is hidden, so dockerd starts its containerd), and /var/lib is DIR/var-lib, which
+# outlives reboots. / is made rshared inside, as systemd makes it, so the sandboxes' namespaces
+# reach the plugin. With NETNS the host runs in network namespace /run/netns/NETNS.
+host_start()
+{
+	local dir=$1 netns=${2:-} pid i
+	local enter=()
+
+	mkdir -p "$dir/var-lib"
+	[ -f "$dir/daemon.json" ] || echo '{}' >"$dir/daemon.json"
+	if [ -n "$netns" ]; then
+		echo "$netns" >"$dir/netns"
+	elif [ -f "$dir/netns" ]; then
+		netns=$(cat "$dir/netns")
+	fi
+	if [ -n "$netns" ]; then
+		enter=(nsenter "--net=/run/netns/$netns")
+	fi
+	PATH=${ENGINE_BIN:+$ENGINE_BIN:}$PATH "${enter[@]}" \
+		unshare --mount --propagation slave -- sh -c '
+		set -e
+		mount --make-rshared /
+		mount -t tmpfs -o mode=0755 tmpfs /run
+		mount --bind "$1/var-lib" /var/lib
+		exec dockerd --config-file "$1/daemon.json" -H "unix://$1/docker.sock" \
+			-H unix:///var/run/docker.sock --bridge=none --iptables=false \
+			--ip-forward=false --ip-masq=false --userland-proxy=false' sh "$dir" \
+		>>"$dir/dockerd.log" 2>&1 </dev/null &
+	pid=$!
+	echo "$pid" >"$dir/dockerd.started"
+	export DOCKER_HOST="unix://$dir/docker.sock"
+	for ((i = 0; i < ENGINE_WAIT_S * 5; i++)); do
+		if docker version >/dev/null 2>&1; then
+			readlink "/proc/$pid/ns/mnt" >"$dir/mntns"
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.2
+	done
+	echo "host_start: dockerd did not answer on $DOCKER_HOST; last log lines:" >&2
+	tail -n 20 "$dir/dockerd.log" >&2
+	return 1
+}
+
+host_dockerd_pid() { cat "$1/dockerd.started"; }
+
+host_exec()
+{
+	local dir=$1 flags=(-m)
+	shift
+	[ -f "$dir/netns" ] && flags+=(-n)
+	nsenter -t "$(host_dockerd_pid "$dir")" "${flags[@]}" -- "$@"
+}
+
+# host_pids DIR: every process of the host: those in its mount namespace (dockerd, containerd,
+# the shims) and their descendants (containers, plugins, wireguard-go).
+host_pids()
+{
+	local mnt p
+	mnt=$(cat "$1/mntns" 2>/dev/null) || return 0
+	[ -n "$mnt" ] || return 0
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$mnt" ] && echo "${p#/proc/}"
+	done | while read -r p; do
+		echo "$p"
+		ps -o pid= --ppid "$p" >/dev/null 2>&1 && host_descendants "$p"
+	done | sort -un
+}
+
+host_descendants()
+{
+	local c
+	for c in $(ps -o pid= --ppid "$1"); do
+		echo "$c"
+		host_descendants "$c"
+	done
+}
+
+# host_end DIR SIGNAL: dockerd gets SIGNAL (TERM: it stops containers and plugins as at a
+# shutdown), then whatever is left of the host is killed, and waited for.
+host_end()
+{
+	local dir=$1 sig=$2 pid pids p i
+	pid=$(host_dockerd_pid "$dir" 2>/dev/null)
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -"$sig" "$pid"
+		engine_wait_exit "$pid" 60 || kill -KILL "$pid"
+	fi
+	# Listed once dockerd is gone, so that every PID is still one of the host's.
+	pids=$(host_pids "$dir")
+	for p in $pids; do kill -KILL "$p" 2>/dev/null || true; done
+	for p in $pids; do
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$p" 2>/dev/null || break
+			sleep 0.1
+		done
+	done
+	rm -f "$dir/mntns"
+}
+
+host_reboot()
+{
+	local dir=$1 how=${2:-clean}
+	if [ "$how" = crash ]; then host_end "$dir" KILL; else host_end "$dir" TERM; fi
+	host_start "$dir"
+}
+
+host_stop()
+{
+	local dir=$1
+	[ -d "$dir" ] || return 0
+	host_end "$dir" TERM
+	rm -rf "$dir"
 }

@@ -23,6 +23,9 @@ rm -rf "$out"
 root=$out/rootfs
 # Debian 12 layout (merged /usr), so the paths ldd prints resolve the same inside.
 mkdir -p "$root"/usr/{bin,sbin,lib,lib64} "$root"/{etc,tmp,run/wireguard,var/lib/docker-wireguard}
+# Where the daemon binds the exec-root's netns/ and, from the host's state mount, its state
+# (driver/hostmounts.h); /host/* are the mount points of those two mounts.
+mkdir -p "$root"/run/docker/netns "$root"/host/{state,exec-root}
 mkdir -p "$root"/{dev,proc,sys}
 ln -s usr/bin "$root/bin"
 ln -s usr/sbin "$root/sbin"

@@ -19,12 +19,13 @@ docker_setup_file()
 	[ "$(id -u)" -eq 0 ] || { echo "the Docker suite needs root" >&2; return 1; }
 	[ -f "$PLUGIN_DIR/config.json" ] || { echo "no $PLUGIN_DIR: run make plugin" >&2; return 1; }
 	WGT_DIR=$(mktemp -d /tmp/wgd.XXXXXX)
-	export WGT_DIR WGT_STATE=$WGT_DIR/state WGT_ENGINE=$WGT_DIR/engine
-	mkdir -m 0700 "$WGT_STATE"
+	# The plugin makes its state directory in state.source, and the exec-root's netns/ exists
+	# only once a container ran: nothing is prepared for it.
+	export WGT_DIR WGT_STATE=$WGT_DIR/docker-wireguard WGT_ENGINE=$WGT_DIR/engine
 	engine_start "$WGT_ENGINE"
 	engine_import_busybox "$IMAGE"
 	# WGT_PLUGIN_SETTINGS: more `docker plugin set` values (the kernel suite adds WG_BACKEND).
-	PLUGIN_SETTINGS="state.source=$WGT_STATE netns.source=$WGT_ENGINE/exec/netns LOG_LEVEL=debug ${WGT_PLUGIN_SETTINGS:-}" \
+	PLUGIN_SETTINGS="state.source=$WGT_DIR exec-root.source=$WGT_ENGINE/exec LOG_LEVEL=debug ${WGT_PLUGIN_SETTINGS:-}" \
 		"$REPO/scripts/install-plugin.sh" "$PLUGIN_DIR" "$PLUGIN" >/dev/null
 	WGT_PLUGIN_ID=$(docker plugin inspect -f '{{.Id}}' "$PLUGIN")
 	WGT_PLUGIN_PID=$(plugin_host_pid "$PLUGIN")
@@ -106,10 +107,22 @@ ctr_links()
 	docker exec "$1" ip -o link | awk -F': ' '{ sub(/@.*/, "", $2); printf "%s%s", s, $2; s = " " }'
 }
 
+# in_engine_ns CMD...: CMD where the engine's /run/docker/plugins is: in a simulated host's mount
+# namespace (WGT_HOST, test/bats/faults/host.bash), else here.
+in_engine_ns()
+{
+	if [ -n "${WGT_HOST:-}" ]; then
+		host_exec "$WGT_HOST" "$@"
+	else
+		"$@"
+	fi
+}
+
 # plugin_call METHOD JSON: the daemon's answer, straight from its socket on the host side.
 plugin_call()
 {
-	curl -sS --max-time 5 --unix-socket "/run/docker/plugins/$WGT_PLUGIN_ID/wireguard.sock" \
+	in_engine_ns curl -sS --max-time 5 \
+		--unix-socket "/run/docker/plugins/$WGT_PLUGIN_ID/wireguard.sock" \
 		-d "$2" "http://plugin/NetworkDriver.$1"
 }
 

@@ -8,7 +8,7 @@
 source "$BATS_TEST_DIRNAME/../docker/helpers.bash"
 
 # The settings docker_setup_file installs the plugin with, for a reinstall (an upgrade).
-fault_settings() { echo "state.source=$WGT_STATE netns.source=$WGT_ENGINE/exec/netns LOG_LEVEL=debug"; }
+fault_settings() { echo "state.source=$WGT_DIR exec-root.source=$WGT_ENGINE/exec LOG_LEVEL=debug"; }
 
 # On a failed test, what the plugin logged (the engine keeps it in its own log).
 fault_teardown()
