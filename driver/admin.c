@@ -2,15 +2,18 @@
 #include "admin.h"
 
 #include "admin_cmd.h"
-#include "api.h"
 #include "errmsg.h"
+#include "http.h"
 #include "log.h"
+#include "wgd.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -19,23 +22,39 @@
 #include <time.h>
 #include <unistd.h>
 
-static char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-static int listen_fd = -1;
-static int stop_pipe[2] = { -1, -1 };
-static pthread_t thread;
-static bool running;
+/* A failing accept (out of descriptors) is tried again after this, not at once. */
+#define ADMIN_ACCEPT_BACKOFF_MS 100
+
+struct admin {
+	struct wgd *d;
+	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int listen_fd;
+	int stop_pipe[2];
+	pthread_t thread;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 /* Reads the request into REQ (ADMIN_REQUEST_MAX + 1 bytes, NUL-terminated) until the client
- * shuts down its side, within ADMIN_TIMEOUT_MS. */
+ * shuts down its side, all of it within ADMIN_TIMEOUT_MS: a client that trickles bytes gets no
+ * more time than one that sends nothing. */
 static int read_request(int fd, char *req, char *err)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int64_t deadline = now_ms() + ADMIN_TIMEOUT_MS, left;
 	size_t len = 0;
 	ssize_t n;
 	int ret;
 
 	for (;;) {
-		ret = poll(&pfd, 1, ADMIN_TIMEOUT_MS);
+		left = deadline - now_ms();
+		ret = left > 0 ? poll(&pfd, 1, (int)left) : 0;
 		if (ret < 0 && errno == EINTR)
 			continue;
 		if (ret <= 0)
@@ -74,7 +93,7 @@ static void write_all(int fd, const char *s, size_t len)
 	}
 }
 
-static void serve(int fd)
+static void serve(struct admin *a, int fd)
 {
 	char req[ADMIN_REQUEST_MAX + 1], err[ERRMSG_LEN] = "";
 	struct admin_text out = { 0 };
@@ -84,9 +103,9 @@ static void serve(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	ret = read_request(fd, req, err);
 	if (!ret) {
-		api_lock();
-		ret = admin_cmd_run(req, &out, err);
-		api_unlock();
+		wgd_lock(a->d);
+		ret = admin_cmd_run(a->d, req, &out, err);
+		wgd_unlock(a->d);
 	}
 	if (ret) {
 		log_warn("wgctl: %s", err);
@@ -104,8 +123,10 @@ static void serve(int fd)
 
 static void *admin_main(void *arg)
 {
-	struct pollfd pfd[2] = { { .fd = listen_fd, .events = POLLIN },
-				 { .fd = stop_pipe[0], .events = POLLIN } };
+	struct admin *a = arg;
+	struct pollfd pfd[2] = { { .fd = a->listen_fd, .events = POLLIN },
+				 { .fd = a->stop_pipe[0], .events = POLLIN } };
+	bool failing = false;
 	int fd;
 
 	for (;;) {
@@ -117,96 +138,83 @@ static void *admin_main(void *arg)
 		}
 		if (pfd[1].revents)
 			break;
-		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
+		fd = accept4(a->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EINTR && errno != EAGAIN && errno != ECONNABORTED) {
+				if (!failing)
+					log_error("wgctl socket: accept: %s", strerror(errno));
+				failing = true;
+				/* Out of descriptors, say: wait, but still hear the stop. */
+				if (poll(&pfd[1], 1, ADMIN_ACCEPT_BACKOFF_MS) > 0)
+					break;
+			}
 			continue;
-		serve(fd);
+		}
+		failing = false;
+		serve(a, fd);
 		close(fd);
 	}
 	return NULL;
 }
 
-/* Binds PATH, replacing a socket file that no daemon answers on. */
-static int bind_socket(const char *path, char *err)
+int admin_start(struct wgd *d, const char *path, struct admin **out, char *err)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd, probe;
-
-	if (strlen(path) >= sizeof(addr.sun_path))
-		return errmsg_set(err, -ENAMETOOLONG, "wgctl socket %s: path too long", path);
-	strcpy(addr.sun_path, path);
-	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (probe >= 0 && !connect(probe, (struct sockaddr *)&addr, sizeof(addr))) {
-		close(probe);
-		return errmsg_set(err, -EADDRINUSE, "wgctl socket %s: another daemon answers there",
-				  path);
-	}
-	if (probe >= 0)
-		close(probe);
-	if (unlink(path) < 0 && errno != ENOENT)
-		return errmsg_set(err, -errno, "wgctl socket %s: %s", path, strerror(errno));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return errmsg_set(err, -errno, "wgctl socket: %s", strerror(errno));
-	/* Only root may manage keys: the mode is narrowed before listen() lets anyone connect. */
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0600) < 0 ||
-	    listen(fd, 16) < 0) {
-		int ret = errmsg_set(err, -errno, "wgctl socket %s: %s", path, strerror(errno));
-
-		close(fd);
-		unlink(path);
-		return ret;
-	}
-	return fd;
-}
-
-int admin_start(const char *path, char *err)
-{
+	struct admin *a;
 	int ret;
 
+	*out = NULL;
 	if (!path || !*path)
 		return 0;
-	ret = bind_socket(path, err);
-	if (ret < 0)
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return errmsg_set(err, -ENOMEM, "out of memory");
+	a->d = d;
+	a->stop_pipe[0] = a->stop_pipe[1] = -1;
+	if (strlen(path) >= sizeof(a->socket_path)) {
+		free(a);
+		return errmsg_set(err, -ENAMETOOLONG, "wgctl socket %s: path too long", path);
+	}
+	/* Only root may manage keys. */
+	a->listen_fd = http_listen(path, 0600, err);
+	if (a->listen_fd < 0) {
+		ret = a->listen_fd;
+		free(a);
 		return ret;
-	listen_fd = ret;
-	strcpy(socket_path, path);
-	if (pipe2(stop_pipe, O_CLOEXEC) < 0) {
+	}
+	strcpy(a->socket_path, path);
+	if (pipe2(a->stop_pipe, O_CLOEXEC) < 0) {
 		ret = errmsg_set(err, -errno, "wgctl socket: pipe: %s", strerror(errno));
 		goto err_close;
 	}
-	ret = -pthread_create(&thread, NULL, admin_main, NULL);
+	ret = -pthread_create(&a->thread, NULL, admin_main, a);
 	if (ret) {
 		errmsg_set(err, ret, "wgctl socket: thread: %s", strerror(-ret));
 		goto err_pipe;
 	}
-	running = true;
 	log_info("wgctl socket %s", path);
+	*out = a;
 	return 0;
 
 err_pipe:
-	close(stop_pipe[0]);
-	close(stop_pipe[1]);
-	stop_pipe[0] = stop_pipe[1] = -1;
+	close(a->stop_pipe[0]);
+	close(a->stop_pipe[1]);
 err_close:
-	close(listen_fd);
-	listen_fd = -1;
+	close(a->listen_fd);
 	unlink(path);
+	free(a);
 	return ret;
 }
 
-void admin_stop(void)
+void admin_stop(struct admin *a)
 {
-	if (!running)
+	if (!a)
 		return;
-	if (write(stop_pipe[1], "x", 1) < 0)
+	if (write(a->stop_pipe[1], "x", 1) < 0)
 		log_warn("wgctl socket: stop: %s", strerror(errno));
-	pthread_join(thread, NULL);
-	close(stop_pipe[0]);
-	close(stop_pipe[1]);
-	stop_pipe[0] = stop_pipe[1] = -1;
-	close(listen_fd);
-	listen_fd = -1;
-	unlink(socket_path);
-	running = false;
+	pthread_join(a->thread, NULL);
+	close(a->stop_pipe[0]);
+	close(a->stop_pipe[1]);
+	close(a->listen_fd);
+	unlink(a->socket_path);
+	free(a);
 }

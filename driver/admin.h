@@ -15,9 +15,14 @@
 #define ADMIN_REQUEST_MAX 1024
 #define ADMIN_TIMEOUT_MS  5000
 
-/* Serves wgctl on the Unix socket PATH (mode 0600, a stale file replaced) on its own thread. */
-int admin_start(const char *path, char *err);
-/* Stops serving and removes the socket file. Accepts a stopped one. */
-void admin_stop(void);
+struct admin;
+struct wgd;
+
+/* Serves wgctl for daemon D on the Unix socket PATH (mode 0600, a stale socket replaced) on a
+ * thread of its own, into *OUT (new, stop with admin_stop; NULL when PATH is NULL or ""). One
+ * client at a time, each within ADMIN_TIMEOUT_MS in total. */
+int admin_start(struct wgd *d, const char *path, struct admin **out, char *err);
+/* Stops serving and removes the socket file. Accepts NULL. */
+void admin_stop(struct admin *a);
 
 #endif

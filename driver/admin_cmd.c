@@ -7,6 +7,8 @@
 #include "links.h"
 #include "log.h"
 #include "peers.h"
+#include "quote.h"
+#include "wgd.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -20,6 +22,7 @@
 enum key_kind { KIND_NONE, KIND_IDENTITY, KIND_PSK };
 
 struct request {
+	struct wgd *d;
 	const char *command;
 	enum key_kind kind;
 	const char *ref;
@@ -74,17 +77,20 @@ static const char *kind_name(enum key_kind kind)
 	return kind == KIND_PSK ? "preshared key" : "identity";
 }
 
-static int key_get(enum key_kind kind, const char *ref, bool create, uint8_t *key, bool *created)
+static int key_get(const struct request *r, bool create, uint8_t *key, bool *created)
 {
-	return kind == KIND_PSK ? keystore_psk_ref_get(ref, create, key, created)
-				: keystore_identity_get(ref, create, key, created);
+	return r->kind == KIND_PSK
+		       ? keystore_psk_ref_get(r->d->keys, r->ref, create, key, created)
+		       : keystore_identity_get(r->d->keys, r->ref, create, key, created);
 }
 
 /* 0 when the key exists, -ENOENT when not, else -errno with the reason in ERR. */
-static int key_exists(enum key_kind kind, const char *ref, char *err)
+static int key_exists(const struct request *r, char *err)
 {
+	enum key_kind kind = r->kind;
+	const char *ref = r->ref;
 	uint8_t key[KEYSTORE_KEY_LEN];
-	int ret = key_get(kind, ref, false, key, NULL);
+	int ret = key_get(r, false, key, NULL);
 
 	sodium_memzero(key, sizeof(key));
 	if (ret && ret != -ENOENT)
@@ -103,9 +109,9 @@ static int print_public(struct admin_text *out, const uint8_t priv[KEYSTORE_KEY_
 }
 
 /* The live endpoint that uses the key, as its identity or through a link's named PSK. */
-static const struct endpoint *key_user(enum key_kind kind, const char *ref)
+static const struct endpoint *key_user(const struct wgd *d, enum key_kind kind, const char *ref)
 {
-	for (struct network *n = network_first(); n; n = n->next) {
+	for (struct network *n = d->networks; n; n = n->next) {
 		for (const struct endpoint *ep = n->endpoints; ep; ep = ep->next) {
 			if (kind == KIND_IDENTITY && !strcmp(ep->key_ref, ref))
 				return ep;
@@ -132,10 +138,10 @@ static int list_psk(const char *ref, void *ctx)
 
 static int cmd_list(const struct request *r, struct admin_text *out, char *err)
 {
-	int ret = keystore_identity_foreach(list_identity, out);
+	int ret = keystore_identity_foreach(r->d->keys, list_identity, out);
 
 	if (!ret)
-		ret = keystore_psk_ref_foreach(list_psk, out);
+		ret = keystore_psk_ref_foreach(r->d->keys, list_psk, out);
 	if (ret)
 		return errmsg_set(err, ret, "list: %s",
 				  ret == -ENOMEM ? "out of memory" : keystore_error());
@@ -219,7 +225,7 @@ static int cmd_links(const struct request *r, struct admin_text *out, char *err)
 	struct pairs p = { 0 };
 	int ret = 0;
 
-	for (const struct network *n = network_first(); n && !ret; n = n->next) {
+	for (const struct network *n = r->d->networks; n && !ret; n = n->next) {
 		p.n = 0;
 		ret = network_pairs(n, &p);
 		for (size_t i = 0; i < p.n && !ret; i++)
@@ -237,7 +243,7 @@ static int cmd_generate(const struct request *r, struct admin_text *out, char *e
 	bool created = false;
 	int ret;
 
-	ret = key_get(r->kind, r->ref, true, key, &created);
+	ret = key_get(r, true, key, &created);
 	if (ret)
 		errmsg_set(err, ret, "%s %s: %s", kind_name(r->kind), r->ref, keystore_error());
 	else if (!created)
@@ -274,7 +280,7 @@ static int cmd_import(const struct request *r, struct admin_text *out, char *err
 	uint8_t key[KEYSTORE_KEY_LEN];
 	int ret;
 
-	ret = key_exists(r->kind, r->ref, err);
+	ret = key_exists(r, err);
 	if (!ret)
 		return errmsg_set(err, -EEXIST, "%s %s exists already (delete it first)",
 				  kind_name(r->kind), r->ref);
@@ -285,8 +291,8 @@ static int cmd_import(const struct request *r, struct admin_text *out, char *err
 				  "import %s: expected a base64 32-byte key on stdin "
 				  "(as wg genkey or wg genpsk print it)",
 				  r->ref);
-	ret = r->kind == KIND_PSK ? keystore_psk_ref_put(r->ref, key)
-				  : keystore_identity_put(r->ref, key);
+	ret = r->kind == KIND_PSK ? keystore_psk_ref_put(r->d->keys, r->ref, key)
+				  : keystore_identity_put(r->d->keys, r->ref, key);
 	if (ret)
 		errmsg_set(err, ret, "%s %s: %s", kind_name(r->kind), r->ref, keystore_error());
 	else if (r->kind == KIND_IDENTITY)
@@ -299,24 +305,24 @@ static int cmd_import(const struct request *r, struct admin_text *out, char *err
 
 static int cmd_delete(const struct request *r, struct admin_text *out, char *err)
 {
-	const struct endpoint *user = key_user(r->kind, r->ref);
+	const struct endpoint *user = key_user(r->d, r->kind, r->ref);
 	int ret;
 
 	if (user)
 		return errmsg_set(err, -EBUSY, "%s %s is in use by endpoint %.12s on network %.12s",
 				  kind_name(r->kind), r->ref, user->id, user->net->id);
-	ret = key_exists(r->kind, r->ref, err);
+	ret = key_exists(r, err);
 	if (ret == -ENOENT)
 		return errmsg_set(err, ret, "no %s %s", kind_name(r->kind), r->ref);
 	if (ret)
 		return ret;
 	/* An identity's link keys go with it: a new key under the same name starts afresh. */
 	if (r->kind == KIND_PSK)
-		ret = keystore_psk_ref_delete(r->ref);
+		ret = keystore_psk_ref_delete(r->d->keys, r->ref);
 	else
-		ret = keystore_psk_delete_all(r->ref);
+		ret = keystore_psk_delete_all(r->d->keys, r->ref);
 	if (!ret && r->kind == KIND_IDENTITY)
-		ret = keystore_identity_delete(r->ref);
+		ret = keystore_identity_delete(r->d->keys, r->ref);
 	if (ret)
 		return errmsg_set(err, ret, "%s %s: %s", kind_name(r->kind), r->ref,
 				  keystore_error());
@@ -330,7 +336,7 @@ static int cmd_export(const struct request *r, struct admin_text *out, char *err
 	char b64[B64_LEN];
 	int ret;
 
-	ret = key_get(r->kind, r->ref, false, key, NULL);
+	ret = key_get(r, false, key, NULL);
 	if (ret == -ENOENT)
 		return errmsg_set(err, ret, "no %s %s", kind_name(r->kind), r->ref);
 	if (ret)
@@ -375,9 +381,9 @@ static int parse_request(char *text, struct request *r, const struct command **c
 			*cmd = &commands[i];
 	if (!*cmd)
 		return errmsg_set(err, -EINVAL,
-				  "unknown command \"%.40s\"; known: list, links, "
+				  "unknown command \"%s\"; known: list, links, "
 				  "generate, import, delete, export",
-				  r->command ? r->command : "");
+				  QUOTE(r->command ? r->command : "", 40));
 	if (!(*cmd)->takes_key)
 		return kind ? errmsg_set(err, -EINVAL, "%s takes no argument", r->command) : 0;
 	if (kind && !strcmp(kind, "identity"))
@@ -392,13 +398,15 @@ static int parse_request(char *text, struct request *r, const struct command **c
 	return links_check_ref(r->ref, r->command, err);
 }
 
-int admin_cmd_run(char *req, struct admin_text *out, char *err)
+int admin_cmd_run(struct wgd *d, char *req, struct admin_text *out, char *err)
 {
 	const struct command *cmd;
 	struct request r;
 	int ret;
 
+	wgd_assert_locked(d);
 	ret = parse_request(req, &r, &cmd, err);
+	r.d = d;
 	if (ret)
 		return ret;
 	if (cmd->reads_key && !r.key)

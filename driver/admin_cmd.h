@@ -17,8 +17,10 @@ int admin_text_printf(struct admin_text *t, const char *fmt, ...)
 /* Wipes and frees T's storage and empties it. */
 void admin_text_free(struct admin_text *t);
 
-/* Runs request REQ (NUL-terminated, see admin.h; modified while parsed) and appends the reply's
- * lines to OUT. The caller holds the API lock. 0, or -errno with the message in ERR. */
-int admin_cmd_run(char *req, struct admin_text *out, char *err);
+struct wgd;
+
+/* Runs request REQ (NUL-terminated, see admin.h; modified while parsed) for daemon D and appends
+ * the reply's lines to OUT. The caller holds D's lock. 0, or -errno with the message in ERR. */
+int admin_cmd_run(struct wgd *d, char *req, struct admin_text *out, char *err);
 
 #endif

@@ -6,39 +6,46 @@
 #include "field.h"
 #include "log.h"
 #include "network.h"
+#include "quote.h"
 #include "state.h"
+#include "wgd.h"
 
 #include <errno.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-
 /* A handler reads REQ (an object, or NULL for an empty body) and returns its answer (new), or
- * NULL with the reason in ERR. */
-typedef json_t *(*api_handler)(const json_t *req, char *err);
+ * NULL with the reason in ERR. It is called without the daemon's lock and takes it for as long
+ * as it reads or changes the model. */
+typedef json_t *(*api_handler)(struct wgd *d, const json_t *req, char *err);
 
 static json_t *empty(void)
 {
 	return json_object();
 }
 
-static json_t *handle_activate(const json_t *req, char *err)
+static json_t *handle_activate(struct wgd *d, const json_t *req, char *err)
 {
 	return json_pack("{s:[s]}", "Implements", "NetworkDriver");
 }
 
-static json_t *handle_capabilities(const json_t *req, char *err)
+static json_t *handle_capabilities(struct wgd *d, const json_t *req, char *err)
 {
 	/* "global" makes network creation fail outside swarm on engines up to 23.0. */
 	return json_pack("{s:s, s:s}", "Scope", "local", "ConnectivityScope", "local");
 }
 
-static json_t *handle_nothing(const json_t *req, char *err)
+static json_t *handle_nothing(struct wgd *d, const json_t *req, char *err)
 {
 	return empty();
+}
+
+/* The NetworkID and EndpointID of a request. */
+static int ids(const json_t *req, const char **nid, const char **eid, char *err)
+{
+	return field_id(req, "NetworkID", nid, err) ? -EINVAL
+						    : field_id(req, "EndpointID", eid, err);
 }
 
 static bool has_entries(const json_t *req, const char *key)
@@ -48,12 +55,13 @@ static bool has_entries(const json_t *req, const char *key)
 	return json_is_array(v) && json_array_size(v) > 0;
 }
 
-static json_t *handle_create_network(const json_t *req, char *err)
+static json_t *handle_create_network(struct wgd *d, const json_t *req, char *err)
 {
 	struct network_options opts;
 	json_t *options = NULL, *generic = NULL;
 	const char *id;
 	bool ipv6;
+	int ret;
 
 	if (field_id(req, "NetworkID", &id, err) ||
 	    field_object_opt(req, "Options", "Options", &options, err))
@@ -61,27 +69,35 @@ static json_t *handle_create_network(const json_t *req, char *err)
 	if (options && field_object_opt(options, "com.docker.network.generic",
 					"Options.com.docker.network.generic", &generic, err))
 		return NULL;
-	if (network_options_parse(generic, &opts, err))
+	/* Probing a backend may take a moment: not under the lock. */
+	if (network_options_parse(d, generic, &opts, err))
 		return NULL;
 	ipv6 = json_is_true(json_object_get(options, "com.docker.network.enable_ipv6")) ||
 	       has_entries(req, "IPv6Data");
-	if (network_create(id, &opts, ipv6, err))
+	wgd_lock(d);
+	ret = network_create(d, id, &opts, ipv6, err);
+	wgd_unlock(d);
+	if (ret)
 		return NULL;
 	log_info("network %.12s: created (mtu %u, psk %s, policy %s%s)", id, opts.mtu,
 		 opts.psk ? "on" : "off", network_policy_name(opts.policy), ipv6 ? ", IPv6" : "");
 	return empty();
 }
 
-static json_t *handle_delete_network(const json_t *req, char *err)
+static json_t *handle_delete_network(struct wgd *d, const json_t *req, char *err)
 {
 	const char *id;
+	int ret;
 
-	if (field_id(req, "NetworkID", &id, err) || network_delete(id, err))
+	if (field_id(req, "NetworkID", &id, err))
 		return NULL;
-	return empty();
+	wgd_lock(d);
+	ret = network_delete(d, id, err);
+	wgd_unlock(d);
+	return ret ? NULL : empty();
 }
 
-static json_t *handle_allocate_network(const json_t *req, char *err)
+static json_t *handle_allocate_network(struct wgd *d, const json_t *req, char *err)
 {
 	json_t *options = NULL;
 
@@ -89,27 +105,27 @@ static json_t *handle_allocate_network(const json_t *req, char *err)
 	 * workers would get what the user gave. */
 	if (field_object_opt(req, "Options", "Options", &options, err))
 		return NULL;
-	return json_pack("{s:O}", "Options", options ? options : json_object());
+	if (options)
+		return json_pack("{s:O}", "Options", options);
+	return json_pack("{s:{}}", "Options");
 }
 
-/* Looks up the network and endpoint a request names. With LENIENT, unknown IDs are not an
- * error: *EP is NULL and the call succeeds (the engine's cleanup calls must). */
-static int lookup(const json_t *req, bool lenient, struct network **net, struct endpoint **ep,
-		  char *err)
+/* Looks up the network and endpoint a request names, with the lock held. With LENIENT,
+ * unknown IDs are not an error: *EP is NULL and the call succeeds (the engine's cleanup calls
+ * must). */
+static int lookup(struct wgd *d, const json_t *req, bool lenient, struct network **net,
+		  struct endpoint **ep, char *err)
 {
 	const char *nid, *eid;
-	int ret;
 
+	wgd_assert_locked(d);
 	*net = NULL;
 	*ep = NULL;
-	ret = field_id(req, "NetworkID", &nid, err);
-	if (!ret)
-		ret = field_id(req, "EndpointID", &eid, err);
-	if (ret)
-		return ret;
-	*net = network_find(nid);
+	if (ids(req, &nid, &eid, err))
+		return -EINVAL;
+	*net = network_find(d, nid);
 	if (!*net)
-		return lenient ? 0 : state_network_error(nid, err);
+		return lenient ? 0 : state_network_error(d, nid, err);
 	*ep = endpoint_find(*net, eid);
 	if (!*ep && !lenient)
 		return errmsg_set(err, -ENOENT,
@@ -117,85 +133,87 @@ static int lookup(const json_t *req, bool lenient, struct network **net, struct 
 	return 0;
 }
 
-static json_t *handle_create_endpoint(const json_t *req, char *err)
+static json_t *handle_create_endpoint(struct wgd *d, const json_t *req, char *err)
 {
 	json_t *iface = NULL, *options = NULL;
 	const char *nid, *eid;
 	struct network *net;
+	int ret;
 
-	if (field_id(req, "NetworkID", &nid, err) || field_id(req, "EndpointID", &eid, err) ||
+	if (ids(req, &nid, &eid, err) ||
 	    field_object_opt(req, "Interface", "Interface", &iface, err) ||
 	    field_object_opt(req, "Options", "Options", &options, err))
 		return NULL;
-	net = network_find(nid);
-	if (!net) {
-		state_network_error(nid, err);
-		return NULL;
-	}
-	if (endpoint_create(net, eid, iface, options, err))
-		return NULL;
+	wgd_lock(d);
+	net = network_find(d, nid);
+	ret = net ? endpoint_create(net, eid, iface, options, err)
+		  : state_network_error(d, nid, err);
+	wgd_unlock(d);
 	/* IPAM assigned the addresses already: answering an Interface would be an error. */
+	return ret ? NULL : empty();
+}
+
+static json_t *handle_endpoint_info(struct wgd *d, const json_t *req, char *err)
+{
+	struct network *net;
+	struct endpoint *ep;
+	json_t *reply = NULL;
+
+	wgd_lock(d);
+	if (!lookup(d, req, false, &net, &ep, err))
+		reply = json_pack("{s:o}", "Value", endpoint_info(ep));
+	wgd_unlock(d);
+	return reply;
+}
+
+static json_t *handle_delete_endpoint(struct wgd *d, const json_t *req, char *err)
+{
+	const char *nid, *eid;
+
+	if (ids(req, &nid, &eid, err) || endpoint_delete(d, nid, eid, err))
+		return NULL;
 	return empty();
 }
 
-static json_t *handle_endpoint_info(const json_t *req, char *err)
+static json_t *handle_join(struct wgd *d, const json_t *req, char *err)
 {
-	struct network *net;
-	struct endpoint *ep;
-
-	if (lookup(req, false, &net, &ep, err))
-		return NULL;
-	return json_pack("{s:o}", "Value", endpoint_info(ep));
-}
-
-static json_t *handle_delete_endpoint(const json_t *req, char *err)
-{
-	struct network *net;
-	struct endpoint *ep;
-
-	if (lookup(req, true, &net, &ep, err) || (ep && endpoint_delete(ep, err)))
-		return NULL;
-	return empty();
-}
-
-static json_t *handle_join(const json_t *req, char *err)
-{
-	char ifname[IFNAMSIZ];
-	const char *sandbox = NULL;
-	struct network *net;
-	struct endpoint *ep;
+	struct endpoint_join_answer ans = { 0 };
+	const char *nid, *eid, *sandbox = NULL;
 	json_t *reply, *static_routes;
-	bool ipv6;
 
-	if (lookup(req, false, &net, &ep, err) ||
+	if (ids(req, &nid, &eid, err) ||
 	    field_string_opt(req, "SandboxKey", "SandboxKey", &sandbox, err) ||
-	    endpoint_join(ep, sandbox, ifname, &ipv6, err))
+	    endpoint_join(d, nid, eid, sandbox, &ans, err))
 		return NULL;
 	/* A connected default route with the gateway service disabled: the container gets lo and
 	 * wg0 only (docker_gwbridge would otherwise be attached and fail on 20.10). A container on
 	 * a second wireguard network keeps the first one's default route: the engine fails the
 	 * connect with "file exists" when a second interface brings the same route. */
-	reply = json_pack("{s:{s:s, s:s}, s:[], s:b}", "InterfaceName", "SrcName", ifname,
+	reply = json_pack("{s:{s:s, s:s}, s:[], s:b}", "InterfaceName", "SrcName", ans.ifname,
 			  "DstPrefix", "wg", "StaticRoutes", "DisableGatewayService", 1);
-	if (reply && !endpoint_shares_sandbox(ep)) {
+	if (reply && ans.default_route) {
 		static_routes = json_object_get(reply, "StaticRoutes");
 		json_array_append_new(static_routes, json_pack("{s:s, s:i}", "Destination",
 							       "0.0.0.0/0", "RouteType", 1));
-		if (ipv6)
+		if (ans.ipv6)
 			json_array_append_new(static_routes, json_pack("{s:s, s:i}", "Destination",
 								       "::/0", "RouteType", 1));
 	}
 	return reply;
 }
 
-static json_t *handle_leave(const json_t *req, char *err)
+static json_t *handle_leave(struct wgd *d, const json_t *req, char *err)
 {
 	struct network *net;
 	struct endpoint *ep;
+	int ret;
 
-	if (lookup(req, true, &net, &ep, err) || (ep && endpoint_leave(ep, err)))
-		return NULL;
-	return empty();
+	wgd_lock(d);
+	ret = lookup(d, req, true, &net, &ep, err);
+	if (!ret && ep)
+		ret = endpoint_leave(ep, err);
+	wgd_unlock(d);
+	return ret ? NULL : empty();
 }
 
 static const struct route {
@@ -256,7 +274,7 @@ static int parse_body(const struct route *r, const char *body, size_t len, json_
 	if (!*req)
 		return errmsg_set(err, -EINVAL,
 				  "request body: not valid JSON: %s (line %d, column %d)",
-				  jerr.text, jerr.line, jerr.column);
+				  QUOTE(jerr.text, 120), jerr.line, jerr.column);
 	if (!json_is_object(*req)) {
 		json_decref(*req);
 		*req = NULL;
@@ -265,25 +283,24 @@ static int parse_body(const struct route *r, const char *body, size_t len, json_
 	return 0;
 }
 
-char *api_handle(const char *path, const char *body, size_t len)
+char *api_handle(struct wgd *d, const char *path, const char *body, size_t len)
 {
 	const struct route *r = route_find(path);
 	char err[ERRMSG_LEN] = "";
 	json_t *req = NULL, *reply = NULL;
 	char *text;
 
+	wgd_assert_unlocked(d);
 	if (!r) {
-		snprintf(err, sizeof(err), "unknown method %.100s", path);
+		snprintf(err, sizeof(err), "unknown method %s", QUOTE(path, 100));
 		log_warn("%s", err);
 		return error_answer(err);
 	}
-	api_lock();
 	if (!parse_body(r, body, len, &req, err)) {
-		reply = r->handler(req, err);
+		reply = r->handler(d, req, err);
 		if (!reply && !err[0])
 			snprintf(err, sizeof(err), "out of memory");
 	}
-	api_unlock();
 	json_decref(req);
 	if (!reply) {
 		log_warn("%s: %s", path + 1, err);
@@ -295,21 +312,11 @@ char *api_handle(const char *path, const char *body, size_t len)
 	return text;
 }
 
-void api_lock(void)
-{
-	pthread_mutex_lock(&lock);
-}
-
-void api_unlock(void)
-{
-	pthread_mutex_unlock(&lock);
-}
-
 char *api_body_too_large(const char *path)
 {
 	char err[ERRMSG_LEN];
 
 	snprintf(err, sizeof(err), "request body: larger than %d bytes", API_BODY_MAX);
-	log_warn("%.100s: %s", path + 1, err);
+	log_warn("%s: %s", QUOTE(path + 1, 100), err);
 	return error_answer(err);
 }

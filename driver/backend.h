@@ -27,15 +27,22 @@ struct wg_link_ref {
 
 struct backend_ops {
 	const char *name; /* "kernel" or "userspace" */
-	/* Creates link DEV->name in the host netns with DEV's key, port, MTU and peers. Borrows
-	 * DEV. On failure nothing is left behind. -EEXIST if a link of that name exists. */
-	int (*link_create)(const struct wg_device *dev);
+	/* Creates link DEV->name in the host netns with DEV's key, port, MTU and peers; with port 0
+	 * the kernel picks one. *PORT gets the port the link listens on. Borrows DEV. On failure
+	 * nothing is left behind: -EEXIST if a link of that name exists, -EADDRINUSE if the port
+	 * is taken. */
+	int (*link_create)(const struct wg_device *dev, uint16_t *port);
 	/* Deletes the link (host netns) and anything backing it; 0 if it is already gone. */
 	int (*link_delete)(const char *ifname);
 	/* Adds PEER to the link, or updates it (replacing its allowed IPs). Borrows PEER. */
 	int (*peer_set)(const struct wg_link_ref *link, const struct wg_peer *peer);
 	/* Removes the peer with PUBLIC_KEY from the link; 0 if it was not there. */
 	int (*peer_remove)(const struct wg_link_ref *link, const uint8_t public_key[WG_KEY_LEN]);
+	/* Sets the N_SET peers of SET (each added or updated, its allowed IPs replaced) and removes
+	 * the N_REMOVE peers of REMOVE (those not there are no error), in as few calls as the
+	 * backend needs. Borrows all. */
+	int (*peers_apply)(const struct wg_link_ref *link, const struct wg_peer *set, size_t n_set,
+			   const uint8_t (*remove)[WG_KEY_LEN], size_t n_remove);
 	/* Reads the link's device state into OUT (free with wgdev_clear). The private key is not
 	 * returned (has_private_key false). */
 	int (*device_get)(const struct wg_link_ref *link, struct wg_device *out);
@@ -57,8 +64,11 @@ extern const struct backend_ops backend_kernel;
 extern const struct backend_ops backend_userspace;
 
 /* Sets the wireguard-go program the userspace backend runs ("wireguard-go" from PATH by
- * default). Borrows PATH for the life of the process. */
+ * default). Borrows PATH for the life of the process: like the processes it starts, the program
+ * is the process's, not one daemon's. */
 void backend_userspace_set_program(const char *path);
+/* The wireguard-go program the userspace backend runs. */
+const char *backend_userspace_program(void);
 /* Forgets the wireguard-go processes the userspace backend started without stopping them: their
  * links keep working, and the next daemon takes them over (link_restore). */
 void backend_userspace_finalise(void);

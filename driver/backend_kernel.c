@@ -14,6 +14,7 @@
 #include <linux/if_link.h>
 #include <linux/rtnetlink.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A container on several WireGuard networks has one link per network. */
@@ -27,8 +28,9 @@ struct link_names {
 /* An operation on the device named IFNAME, through WG's socket. */
 typedef int (*link_op)(struct genl_wg *wg, const char *ifname, void *arg);
 
-static int kernel_link_create(const struct wg_device *dev)
+static int kernel_link_create(const struct wg_device *dev, uint16_t *port)
 {
+	struct wg_device now = { 0 };
 	struct genl_wg_set set = {
 		.ifname = dev->name,
 		.private_key = dev->has_private_key ? dev->private_key : NULL,
@@ -46,12 +48,18 @@ static int kernel_link_create(const struct wg_device *dev)
 	if (ret)
 		goto err_delete_link;
 	ret = genl_wg_set_device(&wg, &set);
+	/* With port 0 the kernel picked one when it bound the socket: read it back. */
+	if (!ret)
+		ret = genl_wg_get_device(&wg, dev->name, &now);
 	genl_wg_close(&wg);
 	if (ret)
 		goto err_delete_link;
+	*port = now.listen_port;
+	wgdev_clear(&now);
 	return 0;
 
 err_delete_link:
+	wgdev_clear(&now);
 	rtnl_link_delete(dev->name);
 	return ret;
 }
@@ -207,6 +215,50 @@ static int kernel_peer_remove(const struct wg_link_ref *link, const uint8_t publ
 	return link_apply(link, op_peer_change, &change);
 }
 
+struct peers_change {
+	const struct wg_peer *set;
+	size_t n_set;
+	struct wg_peer *remove; /* only the public keys */
+	size_t n_remove;
+};
+
+/* The peers to set in one WG_CMD_SET_DEVICE, the ones to remove in another: the kernel takes one
+ * set of peer flags per request. */
+static int op_peers_apply(struct genl_wg *wg, const char *ifname, void *arg)
+{
+	const struct peers_change *c = arg;
+	struct genl_wg_set set = { .ifname = ifname,
+				   .peers = c->set,
+				   .n_peers = c->n_set,
+				   .peer_flags = WGPEER_F_REPLACE_ALLOWEDIPS };
+	struct genl_wg_set remove = { .ifname = ifname,
+				      .peers = c->remove,
+				      .n_peers = c->n_remove,
+				      .peer_flags = WGPEER_F_REMOVE_ME };
+	int ret = 0;
+
+	if (c->n_set)
+		ret = genl_wg_set_device(wg, &set);
+	if (!ret && c->n_remove)
+		ret = genl_wg_set_device(wg, &remove);
+	return ret;
+}
+
+static int kernel_peers_apply(const struct wg_link_ref *link, const struct wg_peer *set,
+			      size_t n_set, const uint8_t (*remove)[WG_KEY_LEN], size_t n_remove)
+{
+	struct peers_change change = { .set = set, .n_set = n_set, .n_remove = n_remove };
+	int ret;
+
+	if (n_remove && !(change.remove = calloc(n_remove, sizeof(*change.remove))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n_remove; i++)
+		memcpy(change.remove[i].public_key, remove[i], WG_KEY_LEN);
+	ret = n_set || n_remove ? link_apply(link, op_peers_apply, &change) : 0;
+	free(change.remove);
+	return ret;
+}
+
 static int kernel_device_get(const struct wg_link_ref *link, struct wg_device *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -239,6 +291,7 @@ const struct backend_ops backend_kernel = {
 	.link_delete = kernel_link_delete,
 	.peer_set = kernel_peer_set,
 	.peer_remove = kernel_peer_remove,
+	.peers_apply = kernel_peers_apply,
 	.device_get = kernel_device_get,
 	.link_exists = kernel_link_exists,
 	.device_set = kernel_device_set,

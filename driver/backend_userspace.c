@@ -49,6 +49,11 @@ void backend_userspace_set_program(const char *path)
 	program = path;
 }
 
+const char *backend_userspace_program(void)
+{
+	return program;
+}
+
 static void sleep_ms(int ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
@@ -257,9 +262,10 @@ static int child_wait_socket(const char *ifname, pid_t *pid)
 	return -ETIMEDOUT;
 }
 
-static int userspace_link_create(const struct wg_device *dev)
+static int userspace_link_create(const struct wg_device *dev, uint16_t *port)
 {
 	struct uapi_buf request = { 0 };
+	struct wg_device now = { 0 };
 	pid_t pid = 0;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int err;
@@ -291,15 +297,21 @@ static int userspace_link_create(const struct wg_device *dev)
 	err = child_wait_socket(dev->name, &pid);
 	if (!err)
 		err = uapi_set(dev->name, &request);
+	/* With port 0 wireguard-go picked one when it bound: read it back. */
+	if (!err)
+		err = uapi_get(dev->name, &now);
 	if (!err && dev->mtu)
 		err = rtnl_link_set_mtu(dev->name, dev->mtu);
 	if (err)
 		goto err_stop_child;
+	*port = now.listen_port;
+	wgdev_clear(&now);
 	uapi_buf_free(&request);
 	children_settle(dev->name, pid);
 	return 0;
 
 err_stop_child:
+	wgdev_clear(&now);
 	if (pid)
 		child_stop(dev->name, pid);
 	unlink(path);
@@ -358,6 +370,18 @@ static int userspace_peer_remove(const struct wg_link_ref *link,
 	if (!err)
 		err = uapi_set(link->ifname, &request);
 	uapi_buf_free(&request);
+	return err;
+}
+
+static int userspace_peers_apply(const struct wg_link_ref *link, const struct wg_peer *set,
+				 size_t n_set, const uint8_t (*remove)[WG_KEY_LEN], size_t n_remove)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < n_set; i++)
+		err = userspace_peer_set(link, &set[i]);
+	for (size_t i = 0; !err && i < n_remove; i++)
+		err = userspace_peer_remove(link, remove[i]);
 	return err;
 }
 
@@ -537,6 +561,7 @@ const struct backend_ops backend_userspace = {
 	.link_delete = userspace_link_delete,
 	.peer_set = userspace_peer_set,
 	.peer_remove = userspace_peer_remove,
+	.peers_apply = userspace_peers_apply,
 	.device_get = userspace_device_get,
 	.link_exists = userspace_link_exists,
 	.device_set = userspace_device_set,

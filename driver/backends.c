@@ -3,88 +3,81 @@
 
 #include "backend.h"
 #include "errmsg.h"
+#include "quote.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#define BACKENDS_MAX 4
-
-struct entry {
-	const struct backend_ops *ops;
-	backends_probe_fn probe;
-};
-
-static struct entry entries[BACKENDS_MAX]; /* [0] is the default */
-static size_t n_entries;
-static const char *default_reason = "";
-
-void backends_set_default(const struct backend_ops *ops, const char *reason)
+void backends_set_default(struct backends *b, const struct backend_ops *ops, const char *reason)
 {
-	memset(entries, 0, sizeof(entries));
-	entries[0].ops = ops;
-	n_entries = ops ? 1 : 0;
-	default_reason = reason ? reason : "";
+	memset(b, 0, sizeof(*b));
+	b->entries[0].ops = ops;
+	b->n = ops ? 1 : 0;
+	b->default_reason = reason ? reason : "";
 }
 
-int backends_add(const struct backend_ops *ops, backends_probe_fn probe)
+int backends_add(struct backends *b, const struct backend_ops *ops, backends_probe_fn probe)
 {
-	for (size_t i = 0; i < n_entries; i++) {
-		if (entries[i].ops == ops) {
-			entries[i].probe = probe;
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->entries[i].ops == ops) {
+			b->entries[i].probe = probe;
 			return 0;
 		}
 	}
-	if (n_entries == BACKENDS_MAX)
+	if (b->n == BACKENDS_MAX)
 		return -ENOSPC;
-	entries[n_entries++] = (struct entry){ .ops = ops, .probe = probe };
+	b->entries[b->n].ops = ops;
+	b->entries[b->n++].probe = probe;
 	return 0;
 }
 
-const struct backend_ops *backends_default(void)
+const struct backend_ops *backends_default(const struct backends *b)
 {
-	return n_entries ? entries[0].ops : NULL;
+	return b->n ? b->entries[0].ops : NULL;
 }
 
-const char *backends_reason(const struct backend_ops *ops)
+const char *backends_reason(const struct backends *b, const struct backend_ops *ops)
 {
-	if (ops && ops == backends_default())
-		return default_reason;
+	if (ops && ops == backends_default(b))
+		return b->default_reason ? b->default_reason : "";
 	return "asked for with option " BACKENDS_OPTION;
 }
 
-static const struct entry *find(const char *name)
+static size_t find(const struct backends *b, const char *name)
 {
-	for (size_t i = 0; i < n_entries; i++)
-		if (!strcmp(entries[i].ops->name, name))
-			return &entries[i];
-	return NULL;
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		if (!strcmp(b->entries[i].ops->name, name))
+			break;
+	return i;
 }
 
-const struct backend_ops *backends_find(const char *name)
+const struct backend_ops *backends_find(const struct backends *b, const char *name)
 {
-	const struct entry *e = find(name);
+	size_t i = find(b, name);
 
-	return e ? e->ops : NULL;
+	return i < b->n ? b->entries[i].ops : NULL;
 }
 
-int backends_choose(const char *name, const char *what, const struct backend_ops **out, char *err)
+int backends_choose(const struct backends *b, const char *name, const char *what,
+		    const struct backend_ops **out, char *err)
 {
 	char names[64] = "", why[ERRMSG_LEN - 128];
-	const struct entry *e = find(name);
-	size_t used = 0;
+	size_t i = find(b, name), used = 0;
 
-	if (!e) {
-		for (size_t i = 0; i < n_entries && used < sizeof(names); i++)
+	if (i == b->n) {
+		for (size_t k = 0; k < b->n && used < sizeof(names); k++)
 			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
-						 i ? (i + 1 == n_entries ? " or " : ", ") : "",
-						 entries[i].ops->name);
-		return errmsg_set(err, -EINVAL, "%s: expected %s, got \"%.40s\"", what, names,
-				  name);
+						 k ? (k + 1 == b->n ? " or " : ", ") : "",
+						 b->entries[k].ops->name);
+		return errmsg_set(err, -EINVAL, "%s: expected %s, got \"%s\"", what, names,
+				  QUOTE(name, 40));
 	}
-	if (e->probe && e->probe(why, sizeof(why)))
+	if (b->entries[i].probe && b->entries[i].probe(why, sizeof(why)))
 		return errmsg_set(err, -ENOTSUP, "%s: the %s backend cannot run on this host: %s",
-				  what, e->ops->name, why);
-	*out = e->ops;
+				  what, b->entries[i].ops->name, why);
+	*out = b->entries[i].ops;
 	return 0;
 }

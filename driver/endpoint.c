@@ -10,8 +10,10 @@
 #include "keystore.h"
 #include "log.h"
 #include "peers.h"
+#include "peersync.h"
+#include "quote.h"
 #include "state.h"
-#include "udpport.h"
+#include "wgd.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -19,12 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void (*resolver)(const struct endpoint *ep);
-
-void endpoint_set_resolver(void (*resolve)(const struct endpoint *ep))
-{
-	resolver = resolve;
-}
+/* Links created with a port another process took in the meantime are tried again on another. */
+#define ENDPOINT_PORT_TRIES 16
 
 bool endpoint_key_named(const struct endpoint *ep)
 {
@@ -43,6 +41,7 @@ void endpoint_free(struct endpoint *ep)
 {
 	if (!ep)
 		return;
+	peersync_release(ep);
 	links_free(&ep->links);
 	free(ep->sandbox);
 	free(ep);
@@ -66,7 +65,7 @@ static void unlink_endpoint(struct endpoint *ep)
 	}
 }
 
-static void append_endpoint(struct network *net, struct endpoint *ep)
+void endpoint_append(struct network *net, struct endpoint *ep)
 {
 	struct endpoint **tail = &net->endpoints;
 
@@ -74,6 +73,22 @@ static void append_endpoint(struct network *net, struct endpoint *ep)
 		tail = &(*tail)->next;
 	ep->next = NULL;
 	*tail = ep;
+}
+
+int endpoint_new(struct network *net, const char *id, struct endpoint **out, char *err)
+{
+	struct endpoint *ep = calloc(1, sizeof(*ep));
+
+	*out = NULL;
+	if (!ep)
+		return errmsg_set(err, -ENOMEM, "out of memory");
+	memcpy(ep->id, id, NETWORK_ID_LEN);
+	ep->net = net;
+	/* The link's name follows from the ID alone, so nothing else can name another link. */
+	snprintf(ep->ifname, sizeof(ep->ifname), "%s%.*s", ENDPOINT_IFNAME_PREFIX,
+		 ENDPOINT_IFNAME_IDCHARS, id);
+	*out = ep;
+	return 0;
 }
 
 static int parse_interface(struct endpoint *ep, const json_t *iface, char *err)
@@ -91,11 +106,10 @@ static int parse_interface(struct endpoint *ep, const json_t *iface, char *err)
 	if (ret)
 		return ret;
 	if (mac)
-		return errmsg_set(
-			err, -EINVAL,
-			"Interface.MacAddress: a WireGuard link has no MAC address; do not "
-			"set one on this network (got \"%.40s\")",
-			mac);
+		return errmsg_set(err, -EINVAL,
+				  "Interface.MacAddress: a WireGuard link has no MAC address; do "
+				  "not set one on this network (got \"%s\")",
+				  QUOTE(mac, 40));
 	if (!addr4 && !addr6)
 		return errmsg_set(
 			err, -EINVAL,
@@ -104,14 +118,13 @@ static int parse_interface(struct endpoint *ep, const json_t *iface, char *err)
 	if (addr4 && addr_parse(addr4, AF_INET, &ep->addr4))
 		return errmsg_set(err, -EINVAL,
 				  "Interface.Address: expected an IPv4 address with prefix length "
-				  "such as 10.0.0.2/24, got \"%.60s\"",
-				  addr4);
+				  "such as 10.0.0.2/24, got \"%s\"",
+				  QUOTE(addr4, 60));
 	if (addr6 && addr_parse(addr6, AF_INET6, &ep->addr6))
-		return errmsg_set(
-			err, -EINVAL,
-			"Interface.AddressIPv6: expected an IPv6 address with prefix length "
-			"such as fd00::2/64, got \"%.60s\"",
-			addr6);
+		return errmsg_set(err, -EINVAL,
+				  "Interface.AddressIPv6: expected an IPv6 address with prefix "
+				  "length such as fd00::2/64, got \"%s\"",
+				  QUOTE(addr6, 60));
 	return 0;
 }
 
@@ -123,44 +136,57 @@ static bool same_address(const struct wg_allowedip *a, const struct wg_allowedip
 				    : !memcmp(&a->ip6, &b->ip6, sizeof(a->ip6));
 }
 
-static int check_unique(const struct endpoint *ep, char *err)
+/* EP against the endpoints of N: link names are unique on the host, addresses on a network. */
+static int check_unique_in(const struct endpoint *ep, const struct network *n, char *err)
 {
+	const struct wg_allowedip *a;
 	char buf[ADDR_STRLEN];
 
-	for (struct network *n = network_first(); n; n = n->next) {
-		for (const struct endpoint *o = n->endpoints; o; o = o->next) {
-			if (!strcmp(o->ifname, ep->ifname))
-				return errmsg_set(err, -EEXIST,
-						  "EndpointID: link name %s is taken by endpoint "
-						  "%.12s",
-						  ep->ifname, o->id);
-			if (n != ep->net)
-				continue;
-			if (same_address(&o->addr4, &ep->addr4) ||
-			    same_address(&o->addr6, &ep->addr6))
-				return errmsg_set(err, -EEXIST,
-						  "Interface: address %s is used by endpoint %.12s",
-						  addr_format(same_address(&o->addr4, &ep->addr4)
-								      ? &ep->addr4
-								      : &ep->addr6,
-							      buf),
-						  o->id);
-		}
+	for (const struct endpoint *o = n->endpoints; o; o = o->next) {
+		if (o == ep)
+			continue;
+		if (!strcmp(o->ifname, ep->ifname))
+			return errmsg_set(err, -EEXIST,
+					  "EndpointID: link name %s is taken by endpoint %.12s",
+					  ep->ifname, o->id);
+		if (n != ep->net)
+			continue;
+		a = same_address(&o->addr4, &ep->addr4)	  ? &ep->addr4
+		    : same_address(&o->addr6, &ep->addr6) ? &ep->addr6
+							  : NULL;
+		if (a)
+			return errmsg_set(err, -EEXIST,
+					  "Interface: address %s is used by endpoint %.12s",
+					  addr_format(a, buf), o->id);
 	}
 	return 0;
+}
+
+int endpoint_check_unique(const struct endpoint *ep, char *err)
+{
+	const struct wgd *d = ep->net->d;
+	int ret = 0;
+
+	for (const struct network *n = d->networks; n && !ret; n = n->next)
+		ret = check_unique_in(ep, n, err);
+	/* A network being loaded from its file is not in the daemon's list yet. */
+	if (!ret && network_find(d, ep->net->id) != ep->net)
+		ret = check_unique_in(ep, ep->net, err);
+	return ret;
 }
 
 /* The endpoint's own wg.backend, else its network's, else the daemon's default. */
 static int choose_backend(struct endpoint *ep, const json_t *options, char *err)
 {
+	const struct backends *b = &ep->net->d->backends;
 	const json_t *v = options ? json_object_get(options, BACKENDS_OPTION) : NULL;
 
 	if (v && !json_is_string(v))
 		return errmsg_set(err, -EINVAL, "Options." BACKENDS_OPTION ": expected a string");
 	if (v)
-		return backends_choose(json_string_value(v), "Options." BACKENDS_OPTION,
+		return backends_choose(b, json_string_value(v), "Options." BACKENDS_OPTION,
 				       &ep->backend, err);
-	ep->backend = ep->net->opts.backend ? ep->net->opts.backend : backends_default();
+	ep->backend = ep->net->opts.backend ? ep->net->opts.backend : backends_default(b);
 	if (!ep->backend)
 		return errmsg_set(err, -ENOTSUP, "endpoint %.12s: this daemon has no backend",
 				  ep->id);
@@ -170,37 +196,35 @@ static int choose_backend(struct endpoint *ep, const json_t *options, char *err)
 int endpoint_create(struct network *net, const char *id, const json_t *iface, const json_t *options,
 		    char *err)
 {
+	struct wgd *d = net->d;
 	uint8_t key[WG_KEY_LEN];
 	struct endpoint *ep;
 	bool created = false;
 	int ret;
 
+	wgd_assert_locked(d);
 	if (endpoint_find(net, id))
 		return errmsg_set(err, -EEXIST, "EndpointID %.12s: exists already", id);
-	ep = calloc(1, sizeof(*ep));
-	if (!ep)
-		return errmsg_set(err, -ENOMEM, "out of memory");
-	memcpy(ep->id, id, NETWORK_ID_LEN);
-	ep->net = net;
-	snprintf(ep->ifname, sizeof(ep->ifname), "%s%.*s", ENDPOINT_IFNAME_PREFIX,
-		 ENDPOINT_IFNAME_IDCHARS, id);
+	ret = endpoint_new(net, id, &ep, err);
+	if (ret)
+		return ret;
 	ret = parse_interface(ep, iface, err);
 	if (!ret)
-		ret = check_unique(ep, err);
+		ret = endpoint_check_unique(ep, err);
 	if (!ret)
 		ret = choose_backend(ep, options, err);
 	if (!ret)
-		ret = identity_from_options(ep, options, resolver != NULL, err);
+		ret = identity_from_options(ep, options, d->resolve != NULL, err);
 	if (ret)
 		goto err_free;
-	ret = keystore_identity_get(ep->key_ref, true, key, &created);
+	ret = keystore_identity_get(d->keys, ep->key_ref, true, key, &created);
 	if (ret) {
 		errmsg_set(err, ret, "endpoint %.12s: identity key: %s", id, keystore_error());
 		goto err_free;
 	}
 	keystore_public_key(ep->public_key, key);
 	sodium_memzero(key, sizeof(key));
-	append_endpoint(net, ep);
+	endpoint_append(net, ep);
 	ret = state_save(net, err);
 	if (ret)
 		goto err_unlink;
@@ -212,336 +236,386 @@ int endpoint_create(struct network *net, const char *id, const json_t *iface, co
 err_unlink:
 	unlink_endpoint(ep);
 	if (created)
-		keystore_identity_delete(ep->key_ref);
+		keystore_identity_delete(d->keys, ep->key_ref);
 err_free:
 	endpoint_free(ep);
 	return ret;
 }
 
-static bool port_taken(uint16_t port, void *ctx)
+static bool port_taken(const struct wgd *d, uint16_t port)
 {
-	for (struct network *n = network_first(); n; n = n->next)
+	for (const struct network *n = d->networks; n; n = n->next)
 		for (const struct endpoint *o = n->endpoints; o; o = o->next)
 			if (o->listen_port == port)
 				return true;
 	return false;
 }
 
-/* Removes EP from the first N joined peers of its network (rollback and Leave). */
-static void remove_from_peers(struct endpoint *ep, size_t n)
+/* The port EP's link is to listen on: one it had (a Join after a Leave keeps it), else one of the
+ * daemon's range that no endpoint has, else 0 (the kernel picks one). AFTER is the port that was
+ * just taken by someone else (0: none). -EADDRINUSE when the range is full. */
+static int choose_port(struct endpoint *ep, uint16_t after, char *err)
 {
-	struct wg_link_ref ref;
-	int ret;
+	const struct wgd *d = ep->net->d;
+	unsigned span, start;
 
-	for (struct endpoint *o = ep->net->endpoints; o && n; o = o->next) {
-		if (!peers_linked(ep, o))
-			continue;
-		n--;
-		ref = endpoint_link_ref(o);
-		ret = o->backend->peer_remove(&ref, ep->public_key);
-		if (ret)
-			log_warn("endpoint %.12s: removing peer %.12s: %s", o->id, ep->id,
-				 strerror(-ret));
+	if (ep->listen_port && !after)
+		return 0;
+	ep->listen_port = 0;
+	if (!d->port_min)
+		return 0;
+	span = (unsigned)d->port_max - d->port_min + 1;
+	start = after ? (unsigned)(after - d->port_min) + 1 : randombytes_uniform(span);
+	for (unsigned i = 0; i < span; i++) {
+		uint16_t port = (uint16_t)(d->port_min + (start + i) % span);
+
+		if (!port_taken(d, port)) {
+			ep->listen_port = port;
+			return 0;
+		}
 	}
+	return errmsg_set(err, -EADDRINUSE,
+			  "endpoint %.12s: every UDP port of WG_PORTS %u-%u is in use: widen the "
+			  "range (docker plugin set ... WG_PORTS=LOW-HIGH)",
+			  ep->id, d->port_min, d->port_max);
 }
 
-/* Adds EP as a peer on every joined endpoint of its network; on failure undoes what it did. */
-static int add_to_peers(struct endpoint *ep, char *err)
+/* The device EP's link starts as: key, port, MTU and the peers it has now. */
+static int build_device(const struct endpoint *ep, struct wg_device *dev, char *err)
 {
-	struct wg_link_ref ref;
-	struct wg_peer peer;
-	size_t done = 0;
+	int ret;
+
+	memset(dev, 0, sizeof(*dev));
+	snprintf(dev->name, sizeof(dev->name), "%s", ep->ifname);
+	dev->listen_port = ep->listen_port;
+	dev->mtu = ep->net->opts.mtu;
+	ret = keystore_identity_get(ep->net->d->keys, ep->key_ref, false, dev->private_key, NULL);
+	if (ret)
+		return errmsg_set(err, ret, "endpoint %.12s: identity key: %s", ep->id,
+				  keystore_error());
+	dev->has_private_key = true;
+	return peers_build(ep, dev, err);
+}
+
+/* Looks up endpoint EID of network NID for a call that works outside the lock, and marks it
+ * busy. */
+static int claim(struct wgd *d, const char *nid, const char *eid, bool lenient,
+		 struct endpoint **out, char *err)
+{
+	struct network *net = network_find(d, nid);
+	struct endpoint *ep = net ? endpoint_find(net, eid) : NULL;
+
+	*out = NULL;
+	if (!net)
+		return lenient ? 0 : state_network_error(d, nid, err);
+	if (!ep)
+		return lenient ? 0
+			       : errmsg_set(err, -ENOENT,
+					    "EndpointID %.12s: no such endpoint on network %.12s",
+					    eid, nid);
+	if (ep->busy)
+		return errmsg_set(err, -EBUSY,
+				  "endpoint %.12s: another call for it is in progress; try again",
+				  eid);
+	ep->busy = true;
+	*out = ep;
+	return 0;
+}
+
+static int join_begin(struct endpoint *ep, struct wg_device *dev, char *err)
+{
+	int ret;
+
+	if (ep->joined)
+		return errmsg_set(err, -EEXIST, "endpoint %.12s: joined already", ep->id);
+	ret = choose_port(ep, 0, err);
+	if (ret)
+		return ret;
+	/* Its peers as they will be once it has joined (peers_linked counts joined endpoints);
+	 * no one sees it joined meanwhile: the lock is held. */
+	ep->joined = true;
+	ret = build_device(ep, dev, err);
+	ep->joined = false;
+	return ret;
+}
+
+/* Makes the link of the device DEV (a copy of EP's, made under the lock) with its own port or
+ * another when that one turns out to be taken; the lock is held on entry and exit. */
+static int make_link(struct wgd *d, struct endpoint *ep, struct wg_device *dev, char *err)
+{
+	const struct backend_ops *backend = ep->backend;
+	uint16_t port = 0;
 	int ret = 0;
 
-	for (struct endpoint *o = ep->net->endpoints; o; o = o->next) {
-		if (!peers_linked(ep, o))
-			continue;
-		ret = peers_entry(o, ep, &peer, err);
+	for (int tries = 0; tries < ENDPOINT_PORT_TRIES; tries++) {
+		dev->listen_port = ep->listen_port;
+		wgd_unlock(d);
+		ret = backend->link_create(dev, &port);
+		wgd_lock(d);
+		if (ret != -EADDRINUSE)
+			break;
+		/* Another process bound it between our choice and the link's bind. */
+		ret = choose_port(ep, dev->listen_port ? dev->listen_port : 1, err);
 		if (ret)
-			break;
-		ref = endpoint_link_ref(o);
-		ret = o->backend->peer_set(&ref, &peer);
-		sodium_memzero(&peer, sizeof(peer));
-		if (ret) {
-			errmsg_set(err, ret,
-				   "endpoint %.12s: adding peer %.12s to endpoint %.12s: %s",
-				   ep->id, ep->id, o->id, strerror(-ret));
-			break;
-		}
-		done++;
+			return ret;
 	}
 	if (ret)
-		remove_from_peers(ep, done);
-	return ret;
+		return errmsg_set(err, ret, "endpoint %.12s: creating %s link %s (port %u): %s",
+				  ep->id, backend->name, ep->ifname, dev->listen_port,
+				  strerror(-ret));
+	ep->listen_port = port;
+	return 0;
 }
 
-static int create_link(struct endpoint *ep, char *err)
+static bool shares_sandbox(const struct endpoint *ep)
 {
-	struct wg_device dev = { 0 };
-	int ret;
-
-	snprintf(dev.name, sizeof(dev.name), "%s", ep->ifname);
-	dev.listen_port = ep->listen_port;
-	dev.mtu = ep->net->opts.mtu;
-	ret = keystore_identity_get(ep->key_ref, false, dev.private_key, NULL);
-	if (ret) {
-		errmsg_set(err, ret, "endpoint %.12s: identity key: %s", ep->id, keystore_error());
-		goto out;
-	}
-	dev.has_private_key = true;
-	ret = peers_build(ep, &dev, err);
-	if (ret)
-		goto out;
-	ret = ep->backend->link_create(&dev);
-	if (ret)
-		errmsg_set(err, ret, "endpoint %.12s: creating %s link %s (port %u): %s", ep->id,
-			   ep->backend->name, ep->ifname, ep->listen_port, strerror(-ret));
-out:
-	wgdev_clear(&dev);
-	return ret;
-}
-
-bool endpoint_shares_sandbox(const struct endpoint *ep)
-{
-	if (!ep->sandbox)
-		return false;
-	for (const struct network *n = network_first(); n; n = n->next)
+	for (const struct network *n = ep->net->d->networks; n; n = n->next)
 		for (const struct endpoint *o = n->endpoints; o; o = o->next)
 			if (o != ep && o->joined && o->sandbox && !strcmp(o->sandbox, ep->sandbox))
 				return true;
 	return false;
 }
 
-int endpoint_join(struct endpoint *ep, const char *sandbox, char *ifname, bool *ipv6, char *err)
+static bool dev_has_peer(const struct wg_device *dev, const uint8_t key[WG_KEY_LEN])
 {
-	char *sandbox_copy = NULL;
+	for (size_t i = 0; i < dev->n_peers; i++)
+		if (!memcmp(dev->peers[i].public_key, key, WG_KEY_LEN))
+			return true;
+	return false;
+}
+
+/* The link was made outside the lock with the peers of DEV: marks the peers that came or went
+ * since, and nothing else (at scale a Join must not set its many peers twice). */
+static void mark_changed_peers(struct endpoint *ep, const struct wg_device *dev)
+{
+	bool linked;
+
+	for (const struct endpoint *o = ep->net->endpoints; o; o = o->next) {
+		linked = peers_linked(ep, o);
+		if (linked != dev_has_peer(dev, o->public_key))
+			peersync_touch(ep, o->public_key);
+	}
+	for (size_t i = 0; i < dev->n_peers; i++) {
+		bool still = false;
+
+		for (const struct endpoint *o = ep->net->endpoints; o && !still; o = o->next)
+			still = !memcmp(o->public_key, dev->peers[i].public_key, WG_KEY_LEN) &&
+				peers_linked(ep, o);
+		if (!still)
+			peersync_touch(ep, dev->peers[i].public_key);
+	}
+}
+
+/* EP's link exists with the peers of DEV: EP joins the model, is saved, and the others learn
+ * it. */
+static int join_end(struct endpoint *ep, const struct wg_device *dev, const char *sandbox,
+		    struct endpoint_join_answer *out, char *err)
+{
+	char *copy = NULL;
 	int ret;
 
-	if (ep->joined)
-		return errmsg_set(err, -EEXIST, "endpoint %.12s: joined already", ep->id);
-	if (sandbox && !(sandbox_copy = strdup(sandbox)))
+	if (sandbox && !(copy = strdup(sandbox)))
 		return errmsg_set(err, -ENOMEM, "out of memory");
-	if (!ep->listen_port) {
-		ret = udpport_pick(port_taken, NULL, &ep->listen_port);
-		if (ret) {
-			errmsg_set(err, ret, "endpoint %.12s: no free UDP port: %s", ep->id,
-				   strerror(-ret));
-			goto err_free;
-		}
-	}
-	ep->joined = true; /* peers_linked() counts joined endpoints only */
-	ret = create_link(ep, err);
-	if (ret)
-		goto err_unjoin;
-	ret = add_to_peers(ep, err);
-	if (ret)
-		goto err_delete_link;
-	free(ep->sandbox);
-	ep->sandbox = sandbox_copy;
+	ep->joined = true;
+	ep->sandbox = copy;
 	ret = state_save(ep->net, err);
-	if (ret)
-		goto err_remove_peers;
-	snprintf(ifname, IFNAMSIZ, "%s", ep->ifname);
-	*ipv6 = ep->addr6.family != 0;
+	if (ret) {
+		ep->joined = false;
+		ep->sandbox = NULL;
+		free(copy);
+		return ret;
+	}
+	mark_changed_peers(ep, dev);
+	peersync_touch_others(ep, ep->public_key);
+	snprintf(out->ifname, sizeof(out->ifname), "%s", ep->ifname);
+	out->ipv6 = ep->addr6.family != 0;
+	out->default_route = !copy || !shares_sandbox(ep);
 	log_info("endpoint %.12s: joined; link %s, UDP port %u, %zu peers%s", ep->id, ep->ifname,
 		 ep->listen_port, peers_count(ep),
 		 ep->pending ? "; waiting for its container's links and labels" : "");
-	if (ep->pending && resolver)
-		resolver(ep);
+	if (ep->pending && ep->net->d->resolve)
+		ep->net->d->resolve(ep->net->d->resolve_ctx, ep);
 	return 0;
+}
 
-err_remove_peers:
-	remove_from_peers(ep, SIZE_MAX);
-	sandbox_copy = ep->sandbox;
-	ep->sandbox = NULL;
-err_delete_link:
-	ep->backend->link_delete(ep->ifname);
-err_unjoin:
-	ep->joined = false;
-err_free:
-	free(sandbox_copy);
+int endpoint_join(struct wgd *d, const char *nid, const char *eid, const char *sandbox,
+		  struct endpoint_join_answer *out, char *err)
+{
+	struct wg_device dev = { 0 };
+	struct endpoint *ep;
+	int ret, undo;
+
+	wgd_assert_unlocked(d);
+	if (sandbox && !field_sandbox_valid(sandbox))
+		return errmsg_set(err, -EINVAL,
+				  "SandboxKey: expected an absolute path to a network namespace "
+				  "file, got \"%s\"",
+				  QUOTE(sandbox, 80));
+	wgd_lock(d);
+	ret = claim(d, nid, eid, false, &ep, err);
+	if (ret || !ep)
+		goto out_unlock;
+	ret = join_begin(ep, &dev, err);
+	if (!ret)
+		ret = make_link(d, ep, &dev, err);
+	if (!ret) {
+		ret = join_end(ep, &dev, sandbox, out, err);
+		if (ret) {
+			/* Not saved: the link must not outlive this call. */
+			wgd_unlock(d);
+			undo = ep->backend->link_delete(ep->ifname);
+			wgd_lock(d);
+			if (undo)
+				log_error("endpoint %.12s: removing link %s: %s", ep->id,
+					  ep->ifname, strerror(-undo));
+		}
+	}
+	ep->busy = false;
+out_unlock:
+	wgd_unlock(d);
+	wgdev_clear(&dev);
 	return ret;
 }
 
-int endpoint_leave(struct endpoint *ep, char *err)
+/* The others forget EP; the lock may be released meanwhile (EP is busy then). */
+static int leave(struct endpoint *ep, char *err)
 {
+	bool busy = ep->busy;
+
 	if (!ep->joined)
 		return 0;
-	remove_from_peers(ep, SIZE_MAX);
 	ep->joined = false;
+	ep->busy = true;
+	peersync_forget(ep);
+	ep->busy = busy;
+	peersync_touch_others(ep, ep->public_key);
 	free(ep->sandbox);
 	ep->sandbox = NULL;
 	return state_save(ep->net, err);
 }
 
-int endpoint_delete(struct endpoint *ep, char *err)
+int endpoint_leave(struct endpoint *ep, char *err)
 {
-	struct network *net = ep->net;
+	wgd_assert_locked(ep->net->d);
+	if (ep->busy)
+		return errmsg_set(err, -EBUSY,
+				  "endpoint %.12s: another call for it is in progress; try again",
+				  ep->id);
+	return leave(ep, err);
+}
+
+/* Deletes EP's keys unless they outlive it; a crash before this leaves an unused key, never a
+ * dangling endpoint without its key. */
+static void delete_keys(const struct endpoint *ep)
+{
+	struct keystore *ks = ep->net->d->keys;
+
+	if (!endpoint_key_named(ep) &&
+	    (keystore_psk_delete_all(ks, ep->key_ref) || keystore_identity_delete(ks, ep->key_ref)))
+		log_warn("endpoint %.12s: deleting its keys: %s", ep->id, keystore_error());
+}
+
+int endpoint_delete(struct wgd *d, const char *nid, const char *eid, char *err)
+{
+	struct network *net;
+	struct endpoint *ep;
+	char ifname[IFNAMSIZ];
 	int ret;
 
-	ret = endpoint_leave(ep, err);
+	wgd_assert_unlocked(d);
+	wgd_lock(d);
+	ret = claim(d, nid, eid, true, &ep, err);
+	if (ret || !ep)
+		goto out_unlock;
+	ret = leave(ep, err);
 	if (ret)
-		return ret;
-	ret = ep->backend->link_delete(ep->ifname);
-	if (ret)
-		return errmsg_set(err, ret, "endpoint %.12s: deleting link %s: %s", ep->id,
-				  ep->ifname, strerror(-ret));
+		goto out_idle;
+	memcpy(ifname, ep->ifname, IFNAMSIZ);
+	wgd_unlock(d);
+	ret = ep->backend->link_delete(ifname);
+	wgd_lock(d);
+	if (ret) {
+		errmsg_set(err, ret, "endpoint %.12s: deleting link %s: %s", ep->id, ifname,
+			   strerror(-ret));
+		goto out_idle;
+	}
+	net = ep->net;
 	unlink_endpoint(ep);
 	ret = state_save(net, err);
 	if (ret) {
-		append_endpoint(net, ep);
-		return ret;
+		endpoint_append(net, ep);
+		goto out_idle;
 	}
-	/* Keys go after the state: a crash in between leaves an unused key, never a dangling
-	 * endpoint without its key. A named identity is kept for the next endpoint that names it.
-	 */
-	if (!endpoint_key_named(ep) &&
-	    (keystore_psk_delete_all(ep->key_ref) || keystore_identity_delete(ep->key_ref)))
-		log_warn("endpoint %.12s: deleting its keys: %s", ep->id, keystore_error());
+	delete_keys(ep);
 	log_info("endpoint %.12s: deleted", ep->id);
 	endpoint_free(ep);
-	return 0;
-}
-
-/* Reconfigures EP's link with its port and its current peers; KEY (NULL: unchanged) becomes its
- * private key. LINK_PUB is the public key the link has now. */
-static int reconfigure_link(struct endpoint *ep, const uint8_t *link_pub, const uint8_t *key,
-			    char *err)
-{
-	struct wg_link_ref ref = { .ifname = ep->ifname,
-				   .sandbox = ep->sandbox,
-				   .public_key = link_pub,
-				   .listen_port = ep->listen_port };
-	struct wg_device dev = { .listen_port = ep->listen_port };
-	int ret;
-
-	if (key) {
-		memcpy(dev.private_key, key, WG_KEY_LEN);
-		dev.has_private_key = true;
-	}
-	ret = peers_build(ep, &dev, err);
-	if (!ret) {
-		ret = ep->backend->device_set(&ref, &dev);
-		if (ret)
-			errmsg_set(err, ret, "endpoint %.12s: reconfiguring link %s: %s", ep->id,
-				   ep->ifname, strerror(-ret));
-	}
-	wgdev_clear(&dev);
-	return ret;
-}
-
-/* Swaps EP's identity, links and waiting flag with those in SAVED (the other half of a swap). */
-static void swap_resolution(struct endpoint *ep, struct endpoint *saved)
-{
-	struct endpoint tmp;
-
-	memcpy(tmp.key_ref, ep->key_ref, sizeof(tmp.key_ref));
-	memcpy(tmp.public_key, ep->public_key, WG_KEY_LEN);
-	tmp.links = ep->links;
-	tmp.pending = ep->pending;
-	memcpy(ep->key_ref, saved->key_ref, sizeof(ep->key_ref));
-	memcpy(ep->public_key, saved->public_key, WG_KEY_LEN);
-	ep->links = saved->links;
-	ep->pending = saved->pending;
-	memcpy(saved->key_ref, tmp.key_ref, sizeof(saved->key_ref));
-	memcpy(saved->public_key, tmp.public_key, WG_KEY_LEN);
-	saved->links = tmp.links;
-	saved->pending = tmp.pending;
-}
-
-/* Puts EP's link back to identity KEY_REF without peers; LINK_PUB is the public key it has now. */
-static void restore_link(const struct endpoint *ep, const char *key_ref, const uint8_t *link_pub)
-{
-	struct wg_link_ref ref = { .ifname = ep->ifname,
-				   .sandbox = ep->sandbox,
-				   .public_key = link_pub,
-				   .listen_port = ep->listen_port };
-	struct wg_device dev = { .listen_port = ep->listen_port, .has_private_key = true };
-	int ret;
-
-	ret = keystore_identity_get(key_ref, false, dev.private_key, NULL);
-	if (!ret)
-		ret = ep->backend->device_set(&ref, &dev);
-	wgdev_clear(&dev);
-	if (ret)
-		log_warn("endpoint %.12s: restoring link %s to key %s: %s", ep->id, ep->ifname,
-			 key_ref, strerror(-ret));
-}
-
-/* Installs NEW (private key KEY, or NULL when the key stays) on EP and, when EP is joined, on its
- * link and its peers. On failure EP and its link are as before (waiting, no peers) and NEW holds
- * what it held. */
-static int install_resolution(struct endpoint *ep, struct endpoint *new, const uint8_t *key,
-			      char *err)
-{
-	uint8_t old_pub[WG_KEY_LEN];
-	int ret;
-
-	memcpy(old_pub, ep->public_key, WG_KEY_LEN);
-	swap_resolution(ep, new);
-	if (ep->joined) {
-		ret = reconfigure_link(ep, old_pub, key, err);
-		if (ret)
-			goto err_swap_back;
-		ret = add_to_peers(ep, err);
-		if (ret)
-			goto err_restore_link;
-	}
-	ret = state_save(ep->net, err);
-	if (ret)
-		goto err_remove_peers;
-	return 0;
-
-err_remove_peers:
-	if (ep->joined)
-		remove_from_peers(ep, SIZE_MAX);
-err_restore_link:
-	if (ep->joined)
-		restore_link(ep, new->key_ref, ep->public_key);
-err_swap_back:
-	swap_resolution(ep, new);
+	goto out_unlock;
+out_idle:
+	ep->busy = false;
+out_unlock:
+	wgd_unlock(d);
 	return ret;
 }
 
 int endpoint_resolve(struct endpoint *ep, const char *key_ref, struct link_set *links, char *err)
 {
-	struct endpoint new = { .pending = false };
-	uint8_t key[WG_KEY_LEN];
+	struct keystore *ks = ep->net->d->keys;
+	char old_ref[KEYSTORE_REF_MAX + 1], new_ref[KEYSTORE_REF_MAX + 1];
+	uint8_t key[WG_KEY_LEN], old_pub[WG_KEY_LEN];
+	struct link_set old_links;
 	bool created = false, changed;
 	int ret;
 
+	wgd_assert_locked(ep->net->d);
 	if (!ep->pending)
 		return 0;
-	if (!key_ref)
-		key_ref = ep->key_ref;
-	changed = strcmp(key_ref, ep->key_ref) != 0;
-	ret = links_check_ref(key_ref, "label wireguard.key", err);
-	if (!ret)
-		ret = identity_check(ep, key_ref, links, false, "label wireguard.key", err);
+	ret = links_check_ref(key_ref ? key_ref : ep->key_ref, "label wireguard.key", err);
 	if (ret)
 		return ret;
-	ret = keystore_identity_get(key_ref, true, key, &created);
+	snprintf(new_ref, sizeof(new_ref), "%s", key_ref ? key_ref : ep->key_ref);
+	key_ref = new_ref;
+	changed = strcmp(key_ref, ep->key_ref) != 0;
+	ret = identity_check(ep, key_ref, links, false, "label wireguard.key", err);
 	if (ret)
-		return errmsg_set(err, ret, "endpoint %.12s: identity key %s: %s", ep->id, key_ref,
-				  keystore_error());
-	snprintf(new.key_ref, sizeof(new.key_ref), "%s", key_ref);
-	keystore_public_key(new.public_key, key);
-	new.links = *links;
-	memset(links, 0, sizeof(*links));
-	ret = install_resolution(ep, &new, changed ? key : NULL, err);
+		return ret;
+	ret = keystore_identity_get(ks, key_ref, true, key, &created);
+	if (ret)
+		return errmsg_set(err, ret, "endpoint %.12s: identity key %s: %s", ep->id,
+				  QUOTE(key_ref, KEYSTORE_REF_MAX), keystore_error());
+	memcpy(old_ref, ep->key_ref, sizeof(old_ref));
+	memcpy(old_pub, ep->public_key, WG_KEY_LEN);
+	old_links = ep->links;
+	snprintf(ep->key_ref, sizeof(ep->key_ref), "%s", key_ref);
+	keystore_public_key(ep->public_key, key);
 	sodium_memzero(key, sizeof(key));
+	ep->links = *links;
+	ep->pending = false;
+	ret = state_save(ep->net, err);
 	if (ret) {
-		*links = new.links;
+		memcpy(ep->key_ref, old_ref, sizeof(old_ref));
+		memcpy(ep->public_key, old_pub, WG_KEY_LEN);
+		ep->links = old_links;
+		ep->pending = true;
 		if (created)
-			keystore_identity_delete(key_ref);
+			keystore_identity_delete(ks, key_ref);
 		return ret;
 	}
-	/* NEW now holds what EP had: the generated key it no longer uses goes. */
-	if (changed && !strcmp(new.key_ref, ep->id) &&
-	    (keystore_psk_delete_all(new.key_ref) || keystore_identity_delete(new.key_ref)))
+	memset(links, 0, sizeof(*links));
+	links_free(&old_links);
+	/* A waiting endpoint had no peers, and no one had it: now its link gets the key it
+	 * resolved to and its peers, and they get it. */
+	if (ep->joined) {
+		if (changed)
+			peersync_rekey(ep);
+		else
+			peersync_touch_all(ep);
+		peersync_touch_others(ep, ep->public_key);
+	}
+	/* The generated key it no longer uses goes (its link has its own copy until rekeyed). */
+	if (changed && !strcmp(old_ref, ep->id) &&
+	    (keystore_psk_delete_all(ks, old_ref) || keystore_identity_delete(ks, old_ref)))
 		log_warn("endpoint %.12s: deleting its generated key: %s", ep->id,
 			 keystore_error());
-	links_free(&new.links);
 	log_info("endpoint %.12s: resolved; key %s, %zu link(s), %zu peers", ep->id, ep->key_ref,
 		 ep->links.n, ep->joined ? peers_count(ep) : 0);
 	return 0;
@@ -553,14 +627,16 @@ json_t *endpoint_info(const struct endpoint *ep)
 	char *links = links_format(&ep->links);
 	json_t *info;
 
+	wgd_assert_locked(ep->net->d);
 	sodium_bin2base64(pub, sizeof(pub), ep->public_key, WG_KEY_LEN,
 			  sodium_base64_VARIANT_ORIGINAL);
-	info = json_pack("{s:s, s:s, s:s, s:s, s:i, s:b, s:I, s:s, s:s, s:b}", "ifname", ep->ifname,
-			 "backend", ep->backend->name, "backend_reason",
-			 backends_reason(ep->backend), "public_key", pub, "listen_port",
-			 ep->listen_port, "joined", ep->joined, "peers",
-			 (json_int_t)(ep->joined ? peers_count(ep) : 0), "key", ep->key_ref,
-			 "links", links ? links : "", "pending", ep->pending);
+	info = json_pack("{s:s, s:s, s:s, s:s, s:i, s:b, s:I, s:I, s:s, s:s, s:b}", "ifname",
+			 ep->ifname, "backend", ep->backend->name, "backend_reason",
+			 backends_reason(&ep->net->d->backends, ep->backend), "public_key", pub,
+			 "listen_port", ep->listen_port, "joined", ep->joined, "peers",
+			 (json_int_t)(ep->joined ? peers_count(ep) : 0), "peers_pending",
+			 (json_int_t)peersync_pending(ep), "key", ep->key_ref, "links",
+			 links ? links : "", "pending", ep->pending);
 	free(links);
 	return info;
 }

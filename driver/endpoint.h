@@ -3,14 +3,16 @@
  * The endpoint lifecycle, as the engine drives it:
  *   CreateEndpoint  validate, pick the identity (wg.key, or one generated for the endpoint) and
  *                   its links (wg.links), persist
- *   Join            create the WireGuard link in the host netns (key, port, MTU, peers), add this
- *                   endpoint as a peer on every other joined endpoint it may reach
+ *   Join            create the WireGuard link in the host netns (key, port, MTU, the peers it has
+ *                   now) outside the daemon's lock; then, under it, mark the endpoint joined and
+ *                   have the other links learn it (peersync.h): the engine does not wait for them
  *   (resolution)    an endpoint without wg.* options may wait for the engine resolver (engine.c):
  *                   it has no peers until its container's labels and links are known
- *   Leave           remove it from the others (its link is still inside the container)
- *   DeleteEndpoint  delete the link (back in the host netns by then), its generated keys (a named
- *                   identity and its link keys stay) and its state
- * Functions return 0 or -errno with a user-facing message in ERR (ERRMSG_LEN bytes).
+ *   Leave           the others forget it (its link is still inside the container)
+ *   DeleteEndpoint  delete the link (back in the host netns by then) outside the lock, then its
+ *                   generated keys (a named identity and its link keys stay) and its state
+ * Functions return 0 or -errno with a user-facing message in ERR (ERRMSG_LEN bytes), and run
+ * with the daemon's lock held unless their comment says otherwise.
  */
 #ifndef ENDPOINT_H
 #define ENDPOINT_H
@@ -19,6 +21,8 @@
 #include "links.h"
 #include "network.h"
 #include "wgdev.h"
+
+#include <stdbool.h>
 
 #include <jansson.h>
 #include <net/if.h>
@@ -30,7 +34,7 @@ struct endpoint {
 	char id[NETWORK_ID_LEN + 1];
 	struct network *net;
 	const struct backend_ops *backend;  /* serves its link (backends.h) */
-	char ifname[IFNAMSIZ];		    /* creation name in the host netns */
+	char ifname[IFNAMSIZ];		    /* creation name in the host netns, from the ID */
 	char key_ref[KEYSTORE_REF_MAX + 1]; /* identity: wg.key, or the endpoint ID (generated) */
 	struct link_set links;		    /* the identities it links to (wg.links) */
 	bool pending; /* waiting for the resolver: no peers until it is done */
@@ -38,27 +42,33 @@ struct endpoint {
 	struct wg_allowedip addr6; /* family 0: none */
 	uint16_t listen_port;	   /* 0 until Join */
 	bool joined;
+	bool busy;     /* a Join or DeleteEndpoint works on its link outside the lock */
 	char *sandbox; /* SandboxKey of the Join, or NULL */
 	uint8_t public_key[WG_KEY_LEN];
+	struct peersync_link *sync; /* its link's peers still to program, or NULL */
 	struct endpoint *next;
 };
 
-/* Makes endpoints created without wg.key or wg.links wait, after their Join, for their
- * container's links and labels: RESOLVE(ep) is called (under the API lock) once such an endpoint
- * has joined, and endpoint_resolve ends the wait. NULL, the default: no endpoint waits. */
-void endpoint_set_resolver(void (*resolve)(const struct endpoint *ep));
+/* What the engine is told after a Join. */
+struct endpoint_join_answer {
+	char ifname[IFNAMSIZ];
+	bool ipv6;	    /* it has an IPv6 address: a ::/0 route too */
+	bool default_route; /* the first wireguard endpoint of its sandbox brings the routes */
+};
 
 /* CreateEndpoint: IFACE and OPTIONS are the request's objects (borrowed, may be NULL). */
 int endpoint_create(struct network *net, const char *id, const json_t *iface, const json_t *options,
 		    char *err);
-/* Join: fills the answer fields IFNAME (IFNAMSIZ) and *IPV6 (add the ::/0 route). */
-int endpoint_join(struct endpoint *ep, const char *sandbox, char *ifname, bool *ipv6, char *err);
-/* true when another joined endpoint, of any network, is in EP's sandbox (the same container). */
-bool endpoint_shares_sandbox(const struct endpoint *ep);
-/* Leave: removes EP from its peers' configuration. */
+/* Join of endpoint EID of network NID, with the lock NOT held: it is taken while the model
+ * changes, and released while the link is made. */
+int endpoint_join(struct wgd *d, const char *nid, const char *eid, const char *sandbox,
+		  struct endpoint_join_answer *out, char *err);
+/* Leave: the other endpoints forget EP. */
 int endpoint_leave(struct endpoint *ep, char *err);
-/* DeleteEndpoint: removes the link, the keys and the state; frees EP. */
-int endpoint_delete(struct endpoint *ep, char *err);
+/* DeleteEndpoint of endpoint EID of network NID, with the lock NOT held: it removes the link
+ * (released meanwhile), the keys and the state. Unknown IDs succeed (the engine's cleanup calls
+ * must). */
+int endpoint_delete(struct wgd *d, const char *nid, const char *eid, char *err);
 /* Ends EP's wait: KEY_REF (NULL: keep the generated key) becomes its identity and LINKS (taken
  * over and emptied) its links, checked as in CreateEndpoint except that links to identities
  * not stored yet are allowed; then EP peers as its network's policy says. 0 when EP was not
@@ -67,13 +77,23 @@ int endpoint_resolve(struct endpoint *ep, const char *key_ref, struct link_set *
 /* true when EP's identity was named (wg.key, wireguard.key) rather than generated for it: a named
  * identity and its link keys outlive the endpoint. */
 bool endpoint_key_named(const struct endpoint *ep);
-/* How EP's backend finds its link, wherever it is now. */
+/* How EP's backend finds its link, wherever it is now. Borrows EP's strings. */
 struct wg_link_ref endpoint_link_ref(const struct endpoint *ep);
 /* EndpointOperInfo value (new reference). */
 json_t *endpoint_info(const struct endpoint *ep);
 /* Returns the endpoint ID of NET or NULL. Borrowed. */
 struct endpoint *endpoint_find(const struct network *net, const char *id);
-/* Frees EP's memory only (not its link, keys or state). Accepts NULL. */
+
+/* For the state loader: a new endpoint ID of NET (ID checked by the caller), not in NET's list,
+ * with its link name; into *OUT (free with endpoint_free unless endpoint_append takes it). */
+int endpoint_new(struct network *net, const char *id, struct endpoint **out, char *err);
+/* Appends EP (endpoint_new) to its network's list; takes ownership. */
+void endpoint_append(struct network *net, struct endpoint *ep);
+/* 0 unless another endpoint of the daemon has EP's link name, or another of its network EP's
+ * address (-EEXIST with the reason in ERR). */
+int endpoint_check_unique(const struct endpoint *ep, char *err);
+/* Frees EP's memory only (not its link, keys or state); it must not be in a list. Accepts NULL.
+ */
 void endpoint_free(struct endpoint *ep);
 
 #endif

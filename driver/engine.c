@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "engine.h"
 
-#include "api.h"
 #include "endpoint.h"
 #include "errmsg.h"
+#include "keystore.h"
 #include "log.h"
+#include "quote.h"
+#include "wgd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,9 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* A container inspect waits for the container's start to end, which waits for our Join. */
-#define ENGINE_TIMEOUT_MS  30000
-#define ENGINE_REPLY_MAX   (8 << 20)
 #define ENGINE_TARGETS_MAX 64
 #define ENGINE_NAME_MAX	   255
 /* Attempts are logged the first time and then every this many (about a minute apart). */
@@ -45,13 +44,20 @@ struct target {
 	char eid[NETWORK_ID_LEN + 1]; /* its endpoint on the network, "" when not on it */
 };
 
-static char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t queue_cond;
-static struct job *queue; /* by due time */
-static bool running, stopping;
-static int stop_pipe[2] = { -1, -1 };
-static pthread_t thread;
+/* A connect that finds the engine's backlog full is tried again after this. */
+#define ENGINE_CONNECT_RETRY_MS 50
+
+struct engine {
+	struct wgd *d;
+	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	unsigned timeout_ms; /* of one call: ENGINE_TIMEOUT_MS */
+	pthread_mutex_t queue_lock;
+	pthread_cond_t queue_cond;
+	struct job *queue; /* by due time */
+	bool stopping;
+	int stop_pipe[2];
+	pthread_t thread;
+};
 
 static struct timespec now_plus(unsigned ms)
 {
@@ -73,24 +79,25 @@ static bool before(const struct timespec *a, const struct timespec *b)
 }
 
 /* Queues JOB by its due time; the caller holds queue_lock. */
-static void queue_insert(struct job *job)
+static void queue_insert(struct engine *e, struct job *job)
 {
-	struct job **p = &queue;
+	struct job **p = &e->queue;
 
 	while (*p && !before(&job->due, &(*p)->due))
 		p = &(*p)->next;
 	job->next = *p;
 	*p = job;
-	pthread_cond_signal(&queue_cond);
+	pthread_cond_signal(&e->queue_cond);
 }
 
-/* Called by endpoint_join with the API lock held: only the queue's own lock is taken here. */
-static void request_resolution(const struct endpoint *ep)
+/* Called by endpoint_join with the daemon's lock held: only the queue's own lock is taken here. */
+static void request_resolution(void *ctx, const struct endpoint *ep)
 {
+	struct engine *e = ctx;
 	struct job *job;
 
-	pthread_mutex_lock(&queue_lock);
-	for (job = queue; job; job = job->next)
+	pthread_mutex_lock(&e->queue_lock);
+	for (job = e->queue; job; job = job->next)
 		if (!strcmp(job->eid, ep->id) && !strcmp(job->nid, ep->net->id))
 			break;
 	if (!job) {
@@ -99,33 +106,35 @@ static void request_resolution(const struct endpoint *ep)
 			memcpy(job->nid, ep->net->id, NETWORK_ID_LEN);
 			memcpy(job->eid, ep->id, NETWORK_ID_LEN);
 			job->due = now_plus(0);
-			queue_insert(job);
+			queue_insert(e, job);
 		} else {
 			log_error("endpoint %.12s: out of memory; it stays without peers", ep->id);
 		}
 	}
-	pthread_mutex_unlock(&queue_lock);
+	pthread_mutex_unlock(&e->queue_lock);
 }
 
-/* Reads from FD until EOF into *BUF (new, NUL-terminated) within ENGINE_TIMEOUT_MS; a byte on the
- * stop pipe cancels. */
-static int read_all(int fd, char **buf, size_t *len)
+/* Milliseconds left until DEADLINE, at least 0. */
+static int ms_left(const struct timespec *deadline)
 {
-	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
-				 { .fd = stop_pipe[0], .events = POLLIN } };
-	struct timespec deadline = now_plus(ENGINE_TIMEOUT_MS), t;
-	size_t cap = 0;
-	char *grown;
-	ssize_t n;
-	int ms;
+	struct timespec t;
+	long ms;
 
-	*buf = NULL;
-	*len = 0;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	ms = (deadline->tv_sec - t.tv_sec) * 1000 + (deadline->tv_nsec - t.tv_nsec) / 1000000;
+	return ms > 0 ? (int)ms : 0;
+}
+
+/* Waits until FD is ready for EVENTS before DEADLINE; a byte on the stop pipe cancels. */
+static int wait_fd(struct engine *e, int fd, short events, const struct timespec *deadline)
+{
+	struct pollfd pfd[2] = { { .fd = fd, .events = events },
+				 { .fd = e->stop_pipe[0], .events = POLLIN } };
+	int n, ms;
+
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &t);
-		ms = (int)((deadline.tv_sec - t.tv_sec) * 1000 +
-			   (deadline.tv_nsec - t.tv_nsec) / 1000000);
-		if (ms <= 0)
+		ms = ms_left(deadline);
+		if (!ms)
 			return -ETIMEDOUT;
 		n = poll(pfd, 2, ms);
 		if (n < 0 && errno == EINTR)
@@ -134,8 +143,76 @@ static int read_all(int fd, char **buf, size_t *len)
 			return -errno;
 		if (pfd[1].revents)
 			return -ECANCELED;
-		if (!n)
+		if (n)
+			return 0;
+	}
+}
+
+/* Connects FD (non-blocking) to the engine's socket and sends the LEN bytes of REQUEST before
+ * DEADLINE: a stuck engine never holds the resolver (or the daemon's stop) longer than that. */
+static int send_request(struct engine *e, int fd, const char *request, size_t len,
+			const struct timespec *deadline)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct pollfd stop = { .fd = e->stop_pipe[0], .events = POLLIN };
+	socklen_t elen = sizeof(int);
+	int soerr = 0, ret;
+	ssize_t n;
+
+	strcpy(addr.sun_path, e->socket_path);
+	while (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		if (errno == EINTR)
 			continue;
+		if (errno == EINPROGRESS) {
+			ret = wait_fd(e, fd, POLLOUT, deadline);
+			if (ret)
+				return ret;
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) < 0)
+				return -errno;
+			if (soerr)
+				return -soerr;
+			break;
+		}
+		/* A Unix socket whose backlog is full refuses at once: wait and try again. */
+		if (errno != EAGAIN)
+			return -errno;
+		if (!ms_left(deadline))
+			return -ETIMEDOUT;
+		if (poll(&stop, 1, ENGINE_CONNECT_RETRY_MS) > 0)
+			return -ECANCELED;
+	}
+	while (len) {
+		n = send(fd, request, len, MSG_NOSIGNAL);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+			ret = errno == EAGAIN ? wait_fd(e, fd, POLLOUT, deadline) : 0;
+			if (ret)
+				return ret;
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		request += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads from FD until EOF into *BUF (new, NUL-terminated) before DEADLINE, at most
+ * ENGINE_REPLY_MAX bytes; a byte on the stop pipe cancels. */
+static int read_all(struct engine *e, int fd, char **buf, size_t *len,
+		    const struct timespec *deadline)
+{
+	size_t cap = 0;
+	char *grown;
+	ssize_t n;
+	int ret;
+
+	*buf = NULL;
+	*len = 0;
+	for (;;) {
+		ret = wait_fd(e, fd, POLLIN, deadline);
+		if (ret)
+			return ret;
 		if (cap - *len < 4096) {
 			if (cap >= ENGINE_REPLY_MAX)
 				return -EFBIG;
@@ -180,9 +257,9 @@ static int parse_reply(char *text, size_t len, int *status, const char **body, s
 }
 
 /* GET PATH from the engine: its status in *STATUS and, for a 200, its JSON body in *OUT (new). */
-static int engine_get(const char *path, int *status, json_t **out)
+static int engine_get(struct engine *e, const char *path, int *status, json_t **out)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct timespec deadline = now_plus(e->timeout_ms);
 	char request[512], *reply = NULL;
 	const char *body;
 	size_t len = 0, body_len;
@@ -195,16 +272,13 @@ static int engine_get(const char *path, int *status, json_t **out)
 		     path);
 	if (n < 0 || n >= (int)sizeof(request))
 		return -ENAMETOOLONG;
-	strcpy(addr.sun_path, socket_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    send(fd, request, (size_t)n, MSG_NOSIGNAL) != n) {
-		ret = -errno;
+	ret = send_request(e, fd, request, (size_t)n, &deadline);
+	if (ret)
 		goto out;
-	}
-	ret = read_all(fd, &reply, &len);
+	ret = read_all(e, fd, &reply, &len, &deadline);
 	if (!ret)
 		ret = parse_reply(reply, len, status, &body, &body_len);
 	if (!ret && *status == 200) {
@@ -280,15 +354,15 @@ static void add_target(const char *link, struct target *t, size_t *n)
 	size_t len = colon ? (size_t)(colon - name) : strlen(name);
 
 	if (!container_name_valid(name, len)) {
-		log_warn("engine: link \"%.80s\": not a container name; ignored", link);
+		log_warn("engine: link \"%s\": not a container name; ignored", QUOTE(link, 80));
 		return;
 	}
 	for (size_t i = 0; i < *n; i++)
 		if (strlen(t[i].name) == len && !strncmp(t[i].name, name, len))
 			return;
 	if (*n == ENGINE_TARGETS_MAX) {
-		log_warn("engine: more than %d linked containers; \"%.80s\" ignored",
-			 ENGINE_TARGETS_MAX, link);
+		log_warn("engine: more than %d linked containers; \"%s\" ignored",
+			 ENGINE_TARGETS_MAX, QUOTE(link, 80));
 		return;
 	}
 	memset(&t[*n], 0, sizeof(t[*n]));
@@ -335,11 +409,12 @@ static const char *target_ref(const struct network *net, const struct target *t)
 	return t->key[0] ? t->key : t->eid;
 }
 
-/* With the API lock held: resolves endpoint EID of network NID from what its container says. */
-static void apply(const char *nid, const char *eid, const char *key, const char *links_label,
-		  const struct target *t, size_t n)
+/* With the daemon's lock held: resolves endpoint EID of network NID from what its container
+ * says. */
+static void apply(struct wgd *d, const char *nid, const char *eid, const char *key,
+		  const char *links_label, const struct target *t, size_t n)
 {
-	struct network *net = network_find(nid);
+	struct network *net = network_find(d, nid);
 	struct endpoint *ep = net ? endpoint_find(net, eid) : NULL;
 	struct link_set links = { 0 };
 	char err[ERRMSG_LEN];
@@ -370,7 +445,7 @@ static void apply(const char *nid, const char *eid, const char *key, const char 
 }
 
 /* Inspects each target's container. -EAGAIN when the engine did not answer. */
-static int inspect_targets(struct target *t, size_t n, const char *netname)
+static int inspect_targets(struct engine *e, struct target *t, size_t n, const char *netname)
 {
 	char path[ENGINE_NAME_MAX + 32];
 	json_t *c;
@@ -378,7 +453,7 @@ static int inspect_targets(struct target *t, size_t n, const char *netname)
 
 	for (size_t i = 0; i < n; i++) {
 		snprintf(path, sizeof(path), "/containers/%.255s/json", t[i].name);
-		ret = engine_get(path, &status, &c);
+		ret = engine_get(e, path, &status, &c);
 		if (ret)
 			return ret == -ECANCELED ? ret : -EAGAIN;
 		if (c)
@@ -391,23 +466,23 @@ static int inspect_targets(struct target *t, size_t n, const char *netname)
 	return 0;
 }
 
-static bool still_waiting(const struct job *job)
+static bool still_waiting(struct wgd *d, const struct job *job)
 {
 	struct network *net;
 	struct endpoint *ep;
 	bool waiting;
 
-	api_lock();
-	net = network_find(job->nid);
+	wgd_lock(d);
+	net = network_find(d, job->nid);
 	ep = net ? endpoint_find(net, job->eid) : NULL;
 	waiting = ep && ep->pending && ep->joined;
-	api_unlock();
+	wgd_unlock(d);
 	return waiting;
 }
 
 /* One attempt at JOB: 0 when done (resolved, failed for good, or no longer waiting), -EAGAIN to
  * try again later, -ECANCELED when stopping. */
-static int resolve(const struct job *job)
+static int resolve(struct engine *e, const struct job *job)
 {
 	struct target targets[ENGINE_TARGETS_MAX];
 	json_t *net = NULL, *ctr = NULL;
@@ -416,10 +491,10 @@ static int resolve(const struct job *job)
 	size_t n = 0;
 	int status, ret;
 
-	if (!still_waiting(job))
+	if (!still_waiting(e->d, job))
 		return 0;
 	snprintf(path, sizeof(path), "/networks/%s", job->nid);
-	ret = engine_get(path, &status, &net);
+	ret = engine_get(e, path, &status, &net);
 	if (!ret && !net)
 		ret = status == 404 ? 0 : -EAGAIN;
 	if (!ret && net && network_container(net, job->eid, &netname, &cid))
@@ -428,19 +503,19 @@ static int resolve(const struct job *job)
 		goto out;
 	/* Not found is tried again too: the endpoint's Leave ends the wait if it is gone. */
 	snprintf(path, sizeof(path), "/containers/%.64s/json", cid);
-	ret = engine_get(path, &status, &ctr);
+	ret = engine_get(e, path, &status, &ctr);
 	if (!ret && !ctr)
 		ret = -EAGAIN;
 	if (ret || !ctr)
 		goto out;
 	n = container_targets(ctr, netname, targets);
-	ret = inspect_targets(targets, n, netname);
+	ret = inspect_targets(e, targets, n, netname);
 	if (ret)
 		goto out;
-	api_lock();
-	apply(job->nid, job->eid, container_label(ctr, ENGINE_LABEL_KEY),
+	wgd_lock(e->d);
+	apply(e->d, job->nid, job->eid, container_label(ctr, ENGINE_LABEL_KEY),
 	      container_label(ctr, ENGINE_LABEL_LINKS), targets, n);
-	api_unlock();
+	wgd_unlock(e->d);
 out:
 	json_decref(ctr);
 	json_decref(net);
@@ -451,28 +526,29 @@ out:
 
 static void *resolver_main(void *arg)
 {
+	struct engine *e = arg;
 	struct timespec now;
 	struct job *job;
 	unsigned delay;
 	int ret;
 
-	pthread_mutex_lock(&queue_lock);
-	while (!stopping) {
+	pthread_mutex_lock(&e->queue_lock);
+	while (!e->stopping) {
 		now = now_plus(0);
-		if (!queue) {
-			pthread_cond_wait(&queue_cond, &queue_lock);
+		if (!e->queue) {
+			pthread_cond_wait(&e->queue_cond, &e->queue_lock);
 			continue;
 		}
-		if (before(&now, &queue->due)) {
-			pthread_cond_timedwait(&queue_cond, &queue_lock, &queue->due);
+		if (before(&now, &e->queue->due)) {
+			pthread_cond_timedwait(&e->queue_cond, &e->queue_lock, &e->queue->due);
 			continue;
 		}
-		job = queue;
-		queue = job->next;
-		pthread_mutex_unlock(&queue_lock);
-		ret = resolve(job);
-		pthread_mutex_lock(&queue_lock);
-		if (ret != -EAGAIN || stopping) {
+		job = e->queue;
+		e->queue = job->next;
+		pthread_mutex_unlock(&e->queue_lock);
+		ret = resolve(e, job);
+		pthread_mutex_lock(&e->queue_lock);
+		if (ret != -EAGAIN || e->stopping) {
 			free(job);
 			continue;
 		}
@@ -480,101 +556,124 @@ static void *resolver_main(void *arg)
 			log_warn(
 				"endpoint %.12s: the engine at %s does not tell its container yet; "
 				"trying again",
-				job->eid, socket_path);
+				job->eid, e->socket_path);
 		delay = backoff_ms[job->attempts < 5 ? job->attempts : 5];
 		job->attempts++;
 		job->due = now_plus(delay);
-		queue_insert(job);
+		queue_insert(e, job);
 	}
-	pthread_mutex_unlock(&queue_lock);
+	pthread_mutex_unlock(&e->queue_lock);
 	return NULL;
 }
 
 /* Queues every joined endpoint that waits (state from before a restart). */
-static void queue_waiting(void)
+static void queue_waiting(struct engine *e)
 {
-	api_lock();
-	for (struct network *n = network_first(); n; n = n->next)
+	wgd_lock(e->d);
+	for (struct network *n = e->d->networks; n; n = n->next)
 		for (struct endpoint *ep = n->endpoints; ep; ep = ep->next)
 			if (ep->pending && ep->joined)
-				request_resolution(ep);
-	api_unlock();
+				request_resolution(e, ep);
+	wgd_unlock(e->d);
 }
 
-static size_t count_waiting(void)
+static size_t count_waiting(struct wgd *d)
 {
 	size_t count = 0;
 
-	for (struct network *n = network_first(); n; n = n->next)
+	wgd_lock(d);
+	for (struct network *n = d->networks; n; n = n->next)
 		for (struct endpoint *ep = n->endpoints; ep; ep = ep->next)
 			count += ep->pending;
+	wgd_unlock(d);
 	return count;
 }
 
-int engine_start(const char *path, char *err)
+int engine_start(struct wgd *d, const char *path, struct engine **out, char *err)
 {
 	pthread_condattr_t attr;
+	struct engine *e;
 	struct stat st;
+	size_t waiting;
 	int ret;
 
+	*out = NULL;
 	if (!path || !*path || stat(path, &st) < 0 || !S_ISSOCK(st.st_mode)) {
 		log_info("engine access: off (%s%s): endpoints use their wg.* options only",
 			 path && *path ? path : "no --engine-socket",
 			 path && *path ? " is not a socket" : "");
-		if (count_waiting())
+		waiting = count_waiting(d);
+		if (waiting)
 			log_warn(
 				"%zu endpoint(s) wait for their container's links and labels, which "
 				"need engine access: they stay without peers",
-				count_waiting());
+				waiting);
 		return 0;
 	}
-	if (strlen(path) >= sizeof(socket_path))
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return errmsg_set(err, -ENOMEM, "out of memory");
+	e->d = d;
+	e->timeout_ms = ENGINE_TIMEOUT_MS;
+	if (strlen(path) >= sizeof(e->socket_path)) {
+		free(e);
 		return errmsg_set(err, -ENAMETOOLONG, "engine socket %s: path too long", path);
-	strcpy(socket_path, path);
-	if (pipe2(stop_pipe, O_CLOEXEC) < 0)
+	}
+	strcpy(e->socket_path, path);
+	if (pipe2(e->stop_pipe, O_CLOEXEC) < 0) {
+		free(e);
 		return errmsg_set(err, -errno, "engine resolver: pipe: %s", strerror(errno));
+	}
+	pthread_mutex_init(&e->queue_lock, NULL);
 	pthread_condattr_init(&attr);
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&queue_cond, &attr);
+	pthread_cond_init(&e->queue_cond, &attr);
 	pthread_condattr_destroy(&attr);
-	stopping = false;
-	ret = -pthread_create(&thread, NULL, resolver_main, NULL);
+	ret = -pthread_create(&e->thread, NULL, resolver_main, e);
 	if (ret) {
-		close(stop_pipe[0]);
-		close(stop_pipe[1]);
-		stop_pipe[0] = stop_pipe[1] = -1;
+		close(e->stop_pipe[0]);
+		close(e->stop_pipe[1]);
+		pthread_cond_destroy(&e->queue_cond);
+		pthread_mutex_destroy(&e->queue_lock);
+		free(e);
 		return errmsg_set(err, ret, "engine resolver: thread: %s", strerror(-ret));
 	}
-	running = true;
-	endpoint_set_resolver(request_resolution);
-	queue_waiting();
+	wgd_lock(d);
+	d->resolve = request_resolution;
+	d->resolve_ctx = e;
+	wgd_unlock(d);
+	queue_waiting(e);
 	log_info("engine access: %s; endpoints without wg.* options take their container's links "
 		 "and labels",
 		 path);
+	*out = e;
 	return 0;
 }
 
-void engine_stop(void)
+void engine_stop(struct engine *e)
 {
 	struct job *job;
 
-	if (!running)
+	if (!e)
 		return;
-	endpoint_set_resolver(NULL);
-	pthread_mutex_lock(&queue_lock);
-	stopping = true;
-	pthread_cond_broadcast(&queue_cond);
-	pthread_mutex_unlock(&queue_lock);
-	if (write(stop_pipe[1], "x", 1) < 0)
+	wgd_lock(e->d);
+	e->d->resolve = NULL;
+	e->d->resolve_ctx = NULL;
+	wgd_unlock(e->d);
+	pthread_mutex_lock(&e->queue_lock);
+	e->stopping = true;
+	pthread_cond_broadcast(&e->queue_cond);
+	pthread_mutex_unlock(&e->queue_lock);
+	if (write(e->stop_pipe[1], "x", 1) < 0)
 		log_warn("engine resolver: stop: %s", strerror(errno));
-	pthread_join(thread, NULL);
-	while ((job = queue)) {
-		queue = job->next;
+	pthread_join(e->thread, NULL);
+	while ((job = e->queue)) {
+		e->queue = job->next;
 		free(job);
 	}
-	close(stop_pipe[0]);
-	close(stop_pipe[1]);
-	stop_pipe[0] = stop_pipe[1] = -1;
-	pthread_cond_destroy(&queue_cond);
-	running = false;
+	close(e->stop_pipe[0]);
+	close(e->stop_pipe[1]);
+	pthread_cond_destroy(&e->queue_cond);
+	pthread_mutex_destroy(&e->queue_lock);
+	free(e);
 }

@@ -16,12 +16,23 @@
 #define ENGINE_LABEL_KEY   "wireguard.key"
 #define ENGINE_LABEL_LINKS "wireguard.links"
 
-/* Starts the resolver for the engine API socket PATH and queues every joined endpoint that waits.
- * Without a socket at PATH (NULL, "", a missing file or another kind of file, such as the
- * plugin's default /dev/null) there is no resolver: endpoints never wait, and the reason is
- * logged. */
-int engine_start(const char *path, char *err);
-/* Stops the resolver, interrupting a call to the engine in progress. Accepts a stopped one. */
-void engine_stop(void);
+struct engine;
+struct wgd;
+
+/* A container inspect waits for the container's start to end, which waits for our Join. */
+#define ENGINE_TIMEOUT_MS 30000
+/* An inspect answer is some KiB; a network's lists its containers. jansson needs about 80 times
+ * the text in memory for a hostile one, so the bound is what keeps that small. */
+#define ENGINE_REPLY_MAX (1 << 20)
+
+/* Starts the resolver of daemon D for the engine API socket PATH into *OUT (new, stop with
+ * engine_stop) and queues every joined endpoint that waits. Without a socket at PATH (NULL, "", a
+ * missing file or another kind of file, such as the plugin's default /dev/null) there is no
+ * resolver (*OUT NULL): endpoints never wait, and the reason is logged. Every call to the engine
+ * is bounded (connect, send and answer within ENGINE_TIMEOUT_MS, an answer of at most
+ * ENGINE_REPLY_MAX bytes). Called without D's lock. */
+int engine_start(struct wgd *d, const char *path, struct engine **out, char *err);
+/* Stops the resolver, interrupting a call to the engine in progress. Accepts NULL. */
+void engine_stop(struct engine *e);
 
 #endif

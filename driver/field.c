@@ -2,6 +2,7 @@
 #include "field.h"
 
 #include "errmsg.h"
+#include "quote.h"
 
 #include <errno.h>
 #include <string.h>
@@ -65,6 +66,27 @@ int field_object_opt(const json_t *obj, const char *key, const char *name, json_
 	return 0;
 }
 
+bool field_id_valid(const char *s)
+{
+	return s && strlen(s) == ENGINE_ID_LEN && strspn(s, "0123456789abcdef") == ENGINE_ID_LEN;
+}
+
+bool field_sandbox_valid(const char *s)
+{
+	size_t len = s ? strlen(s) : 0;
+
+	if (!len || len > FIELD_SANDBOX_MAX || s[0] != '/')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	for (const char *c = s; (c = strchr(c, '/')); c++)
+		if ((c[1] == '.' && (c[2] == '/' || !c[2])) ||
+		    (c[1] == '.' && c[2] == '.' && (c[3] == '/' || !c[3])))
+			return false;
+	return true;
+}
+
 int field_id(const json_t *obj, const char *key, const char **out, char *err)
 {
 	const char *s;
@@ -72,10 +94,10 @@ int field_id(const json_t *obj, const char *key, const char **out, char *err)
 
 	if (ret)
 		return ret;
-	if (strlen(s) != ENGINE_ID_LEN || strspn(s, "0123456789abcdef") != ENGINE_ID_LEN)
+	if (!field_id_valid(s))
 		return errmsg_set(err, -EINVAL,
-				  "%s: expected %d lower-case hex characters, got \"%.80s\"", key,
-				  ENGINE_ID_LEN, s);
+				  "%s: expected %d lower-case hex characters, got \"%s\"", key,
+				  ENGINE_ID_LEN, QUOTE(s, 80));
 	*out = s;
 	return 0;
 }

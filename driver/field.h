@@ -21,4 +21,12 @@ int field_object_opt(const json_t *obj, const char *key, const char *name, json_
 /* Required engine ID (64 lower-case hex characters). */
 int field_id(const json_t *obj, const char *key, const char **out, char *err);
 
+/* true when S is an engine ID: 64 lower-case hex characters. */
+bool field_id_valid(const char *s);
+/* true when S can be a SandboxKey: an absolute path of printable characters, no "." or ".."
+ * component, at most FIELD_SANDBOX_MAX bytes. */
+bool field_sandbox_valid(const char *s);
+
+#define FIELD_SANDBOX_MAX 1024
+
 #endif

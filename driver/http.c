@@ -3,8 +3,10 @@
 
 #include "api.h"
 #include "errmsg.h"
+#include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -15,10 +17,16 @@
 #include <unistd.h>
 
 #define HTTP_IDLE_TIMEOUT_S 300
-#define CONTENT_TYPE	    "application/vnd.docker.plugins.v1.2+json"
+/* The engine opens a connection per concurrent call and keeps it; each has its own thread, so
+ * that one container's slow Join never holds up another's call. */
+#define HTTP_CONNECTIONS_MAX 256
+#define CONTENT_TYPE	     "application/vnd.docker.plugins.v1.2+json"
 
-static struct MHD_Daemon *daemon_handle;
-static char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+struct http {
+	struct wgd *d;
+	struct MHD_Daemon *mhd;
+	char socket_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
 
 struct request {
 	char *body;
@@ -77,6 +85,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **ctx)
 {
+	struct http *h = cls;
 	struct request *r = *ctx;
 
 	if (!r) {
@@ -101,7 +110,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (r->too_large)
 		return reply(c, api_body_too_large(url), true);
-	return reply(c, api_handle(url, r->body ? r->body : "", r->len), false);
+	return reply(c, api_handle(h->d, url, r->body ? r->body : "", r->len), false);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
@@ -116,12 +125,22 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx,
 	*ctx = NULL;
 }
 
-/* A socket file left by a daemon that died is removed; one that still answers is not ours. */
+/* A socket left by a daemon that died is removed; one that still answers is not ours, and
+ * anything that is not a socket is not ours to remove. */
 static int clear_stale_socket(const struct sockaddr_un *addr, char *err)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	int ret = 0;
+	struct stat st;
+	int fd, ret = 0;
 
+	if (lstat(addr->sun_path, &st) < 0)
+		return errno == ENOENT ? 0
+				       : errmsg_set(err, -errno, "socket %s: %s", addr->sun_path,
+						    strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return errmsg_set(err, -EEXIST,
+				  "socket %s: exists and is not a socket; not removed",
+				  addr->sun_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return errmsg_set(err, -errno, "socket: %s", strerror(errno));
 	if (!connect(fd, (const struct sockaddr *)addr, sizeof(*addr)))
@@ -133,10 +152,10 @@ static int clear_stale_socket(const struct sockaddr_un *addr, char *err)
 	return ret;
 }
 
-int http_start(const char *path, char *err)
+int http_listen(const char *path, mode_t mode, char *err)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd = -1, ret;
+	int fd, ret;
 
 	if (strlen(path) >= sizeof(addr.sun_path))
 		return errmsg_set(err, -ENAMETOOLONG, "socket %s: path too long", path);
@@ -147,35 +166,57 @@ int http_start(const char *path, char *err)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return errmsg_set(err, -errno, "socket: %s", strerror(errno));
-	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 || chmod(path, 0600) < 0 ||
-	    listen(fd, 128) < 0) {
+	/* The mode is narrowed before listen() lets anyone connect, on the socket itself: never
+	 * through a symlink someone put in its place. */
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
+	    fchmodat(AT_FDCWD, path, mode, AT_SYMLINK_NOFOLLOW) < 0 || listen(fd, 128) < 0) {
 		ret = errmsg_set(err, -errno, "socket %s: %s", path, strerror(errno));
-		goto err_close;
+		close(fd);
+		unlink(path);
+		return ret;
 	}
-	daemon_handle = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-					 NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-					 MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-					 MHD_OPTION_CONNECTION_TIMEOUT,
-					 (unsigned int)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_END);
-	if (!daemon_handle) {
-		ret = errmsg_set(err, -EIO, "socket %s: libmicrohttpd did not start", path);
-		goto err_unlink;
-	}
-	strcpy(socket_path, path);
-	return 0;
-
-err_unlink:
-	unlink(path);
-err_close:
-	close(fd);
-	return ret;
+	return fd;
 }
 
-void http_stop(void)
+int http_start(struct wgd *d, const char *path, struct http **out, char *err)
 {
-	if (!daemon_handle)
+	struct http *h;
+	int fd, ret;
+
+	*out = NULL;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return errmsg_set(err, -ENOMEM, "out of memory");
+	h->d = d;
+	fd = http_listen(path, 0600, err);
+	if (fd < 0) {
+		free(h);
+		return fd;
+	}
+	h->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+					  MHD_USE_ERROR_LOG,
+				  0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, fd,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_CONNECTIONS_MAX,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_IDLE_TIMEOUT_S,
+				  MHD_OPTION_END);
+	if (!h->mhd) {
+		ret = errmsg_set(err, -EIO, "socket %s: libmicrohttpd did not start", path);
+		unlink(path);
+		close(fd);
+		free(h);
+		return ret;
+	}
+	strcpy(h->socket_path, path);
+	*out = h;
+	return 0;
+}
+
+void http_stop(struct http *h)
+{
+	if (!h)
 		return;
-	MHD_stop_daemon(daemon_handle);
-	daemon_handle = NULL;
-	unlink(socket_path);
+	MHD_stop_daemon(h->mhd);
+	unlink(h->socket_path);
+	free(h);
 }

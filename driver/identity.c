@@ -4,6 +4,8 @@
 #include "backends.h"
 #include "errmsg.h"
 #include "log.h"
+#include "quote.h"
+#include "wgd.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -33,12 +35,11 @@ static int parse_options(const json_t *options, struct options *out, char *err)
 		else if (!strcmp(key, IDENTITY_OPT_LINKS))
 			slot = &out->links;
 		else
-			return errmsg_set(
-				err, -EINVAL,
-				"Options.\"%.60s\": unknown endpoint option; known endpoint "
-				"options: " IDENTITY_OPT_KEY ", " IDENTITY_OPT_LINKS
-				", " BACKENDS_OPTION,
-				key);
+			return errmsg_set(err, -EINVAL,
+					  "Options.\"%s\": unknown endpoint option; known endpoint "
+					  "options: " IDENTITY_OPT_KEY ", " IDENTITY_OPT_LINKS
+					  ", " BACKENDS_OPTION,
+					  QUOTE(key, 60));
 		if (!json_is_string(v))
 			return errmsg_set(err, -EINVAL, "Options.%s: expected a string", key);
 		*slot = json_string_value(v);
@@ -46,12 +47,9 @@ static int parse_options(const json_t *options, struct options *out, char *err)
 	return 0;
 }
 
-/* At most one live endpoint per identity on a network, and a named identity is never the key
- * generated for another endpoint (deleting that endpoint would delete the key). */
-static int check_identity(const struct endpoint *ep, const char *key_ref, const char *what,
-			  char *err)
+int identity_check_key(const struct endpoint *ep, const char *key_ref, const char *what, char *err)
 {
-	for (struct network *n = network_first(); n; n = n->next) {
+	for (struct network *n = ep->net->d->networks; n; n = n->next) {
 		for (const struct endpoint *o = n->endpoints; o; o = o->next) {
 			if (o == ep || strcmp(o->key_ref, key_ref))
 				continue;
@@ -72,10 +70,12 @@ static int check_identity(const struct endpoint *ep, const char *key_ref, const 
 }
 
 /* 0, -ENOENT, or another -errno with the reason in keystore_error(). */
-static int key_exists(int (*get)(const char *, bool, uint8_t *, bool *), const char *ref)
+static int key_exists(struct keystore *ks,
+		      int (*get)(struct keystore *, const char *, bool, uint8_t *, bool *),
+		      const char *ref)
 {
 	uint8_t key[WG_KEY_LEN];
-	int ret = get(ref, false, key, NULL);
+	int ret = get(ks, ref, false, key, NULL);
 
 	sodium_memzero(key, sizeof(key));
 	return ret;
@@ -91,7 +91,7 @@ static int check_link(const struct endpoint *ep, const char *key_ref, const stru
 	int ret;
 
 	if (l->psk[0]) {
-		ret = key_exists(keystore_psk_ref_get, l->psk);
+		ret = key_exists(ep->net->d->keys, keystore_psk_ref_get, l->psk);
 		if (ret == -ENOENT)
 			return errmsg_set(err, ret,
 					  "%s: link to \"%s\": no preshared key \"%s\" (create it "
@@ -102,7 +102,7 @@ static int check_link(const struct endpoint *ep, const char *key_ref, const stru
 					  keystore_error());
 	}
 	if (strict) {
-		ret = key_exists(keystore_identity_get, l->peer);
+		ret = key_exists(ep->net->d->keys, keystore_identity_get, l->peer);
 		if (ret == -ENOENT)
 			return errmsg_set(
 				err, ret,
@@ -144,7 +144,7 @@ static int check_links(const struct endpoint *ep, const char *key_ref, const str
 int identity_check(const struct endpoint *ep, const char *key_ref, const struct link_set *links,
 		   bool strict, const char *what, char *err)
 {
-	int ret = check_identity(ep, key_ref, what, err);
+	int ret = identity_check_key(ep, key_ref, what, err);
 
 	if (!ret)
 		ret = check_links(ep, key_ref, links, strict, what, err);
@@ -166,7 +166,7 @@ int identity_from_options(struct endpoint *ep, const json_t *options, bool may_w
 		ret = links_parse(opts.links, ep->key_ref, "Options." IDENTITY_OPT_LINKS,
 				  &ep->links, err);
 	if (!ret)
-		ret = check_identity(ep, ep->key_ref, "Options." IDENTITY_OPT_KEY, err);
+		ret = identity_check_key(ep, ep->key_ref, "Options." IDENTITY_OPT_KEY, err);
 	if (!ret)
 		ret = check_links(ep, ep->key_ref, &ep->links, true, "Options." IDENTITY_OPT_LINKS,
 				  err);

@@ -17,6 +17,10 @@
  * links. Without either, EP waits for resolution when MAY_WAIT. EP is not in its network's list
  * yet. Errors name the option. */
 int identity_from_options(struct endpoint *ep, const json_t *options, bool may_wait, char *err);
+/* At most one live endpoint per identity on a network, and a named identity is never the key
+ * generated for another endpoint (deleting that endpoint would delete the key): 0 when EP (in
+ * its network's list or not) may have identity KEY_REF, else -EEXIST. WHAT names the source. */
+int identity_check_key(const struct endpoint *ep, const char *key_ref, const char *what, char *err);
 /* Checks that EP (in its network's list or not) may have identity KEY_REF and LINKS. With STRICT,
  * every identity linked to must be stored already. WHAT names the source in errors. */
 int identity_check(const struct endpoint *ep, const char *key_ref, const struct link_set *links,

@@ -2,40 +2,24 @@
 #include "links.h"
 
 #include "errmsg.h"
+#include "quote.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define SYNTAX	  "<ref>[:<psk-ref>][,<ref>...]"
-#define SHOWN_MAX 64
-
-/* User input quoted in a message: at most SHOWN_MAX characters, control characters as '?'. */
-static const char *shown(const char *s, size_t len, char out[SHOWN_MAX + 4])
-{
-	size_t i;
-
-	for (i = 0; i < len && i < SHOWN_MAX; i++)
-		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-	if (i < len) {
-		memcpy(out + i, "...", 3);
-		i += 3;
-	}
-	out[i] = '\0';
-	return out;
-}
+#define SHOWN_MAX 64 /* bytes of an entry quoted in a message */
 
 int links_check_ref(const char *ref, const char *what, char *err)
 {
-	char buf[SHOWN_MAX + 4];
-
 	if (keystore_ref_valid(ref))
 		return 0;
 	return errmsg_set(
 		err, -EINVAL,
 		"%s: \"%s\" is not a key reference: expected 1 to %d characters of a-z 0-9 "
 		". _ - starting with a letter or digit",
-		what, shown(ref, strlen(ref), buf), KEYSTORE_REF_MAX);
+		what, QUOTE(ref, SHOWN_MAX), KEYSTORE_REF_MAX);
 }
 
 /* Copies the LEN bytes at S into OUT (KEYSTORE_REF_MAX + 1 bytes) if they are a valid reference. */
@@ -53,27 +37,25 @@ static int parse_entry(const char *s, size_t len, const char *what, struct link 
 {
 	const char *colon = memchr(s, ':', len);
 	size_t peer_len = colon ? (size_t)(colon - s) : len;
-	char buf[SHOWN_MAX + 4], part[SHOWN_MAX + 4];
-
 	memset(l, 0, sizeof(*l));
 	if (!len)
 		return errmsg_set(err, -EINVAL, "%s: an empty entry; expected " SYNTAX, what);
 	if (colon && memchr(colon + 1, ':', len - peer_len - 1))
 		return errmsg_set(err, -EINVAL,
 				  "%s: entry \"%s\" has more than one ':'; expected " SYNTAX, what,
-				  shown(s, len, buf));
+				  QUOTE_MEM(s, len, SHOWN_MAX));
 	if (!take_ref(s, peer_len, l->peer))
 		return errmsg_set(err, -EINVAL,
 				  "%s: entry \"%s\": \"%s\" is not a key reference (1 to %d "
 				  "characters of a-z 0-9 . _ - starting with a letter or digit)",
-				  what, shown(s, len, buf), shown(s, peer_len, part),
-				  KEYSTORE_REF_MAX);
+				  what, QUOTE_MEM(s, len, SHOWN_MAX),
+				  QUOTE_MEM(s, peer_len, SHOWN_MAX), KEYSTORE_REF_MAX);
 	if (colon && !take_ref(colon + 1, len - peer_len - 1, l->psk))
 		return errmsg_set(err, -EINVAL,
 				  "%s: entry \"%s\": the preshared key after ':' is not a key "
 				  "reference (1 to %d characters of a-z 0-9 . _ - starting with a "
 				  "letter or digit)",
-				  what, shown(s, len, buf), KEYSTORE_REF_MAX);
+				  what, QUOTE_MEM(s, len, SHOWN_MAX), KEYSTORE_REF_MAX);
 	return 0;
 }
 

@@ -17,9 +17,11 @@
 #include "kmod.h"
 #include "log.h"
 #include "netns.h"
+#include "quote.h"
 #include "network.h"
 #include "reconcile.h"
 #include "state.h"
+#include "wgd.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -40,21 +42,23 @@ struct config {
 	const char *admin_socket;  /* NULL: wgctl.sock beside --socket; "": none */
 	const char *state_parent;  /* managed plugin: the host directory of the state directory */
 	const char *exec_root;	   /* managed plugin: the engine's exec-root */
+	const char *ports;	   /* WG_PORTS: LOW-HIGH, or NULL */
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: wireguard-driver --socket PATH --state-dir DIR [--backend auto|kernel|"
-		   "userspace]\n"
-		   "                        [--log-level error|warn|info|debug] "
-		   "[--wireguard-go PATH]\n"
-		   "                        [--engine-socket PATH] [--admin-socket PATH]\n"
-		   "                        [--state-parent DIR] [--exec-root DIR]\n"
-		   "Environment: WG_BACKEND and LOG_LEVEL (the flags take precedence).\n"
-		   "--state-parent and --exec-root are for the managed plugin only: they bind "
-		   "DIR/" HOSTMOUNTS_STATE_NAME " on\n--state-dir and the engine's "
-		   "exec-root/" HOSTMOUNTS_NETNS_NAME " on " NETNS_DOCKER_DIR
-		   " in the daemon's mount namespace.\n");
+	fprintf(f,
+		"Usage: wireguard-driver --socket PATH --state-dir DIR [--backend auto|kernel|"
+		"userspace]\n"
+		"                        [--log-level error|warn|info|debug] "
+		"[--wireguard-go PATH]\n"
+		"                        [--engine-socket PATH] [--admin-socket PATH]\n"
+		"                        [--state-parent DIR] [--exec-root DIR] [--ports LOW-HIGH]\n"
+		"Environment: WG_BACKEND, LOG_LEVEL and WG_PORTS (the flags take precedence).\n"
+		"--state-parent and --exec-root are for the managed plugin only: they bind "
+		"DIR/" HOSTMOUNTS_STATE_NAME " on\n--state-dir and the engine's "
+		"exec-root/" HOSTMOUNTS_NETNS_NAME " on " NETNS_DOCKER_DIR
+		" in the daemon's mount namespace.\n");
 }
 
 static int parse_args(int argc, char *argv[], struct config *cfg)
@@ -69,6 +73,7 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		{ "admin-socket", required_argument, NULL, 'a' },
 		{ "state-parent", required_argument, NULL, 'p' },
 		{ "exec-root", required_argument, NULL, 'x' },
+		{ "ports", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -85,6 +90,7 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		case 'a': cfg->admin_socket = optarg; break;
 		case 'p': cfg->state_parent = optarg; break;
 		case 'x': cfg->exec_root = optarg; break;
+		case 'P': cfg->ports = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -118,29 +124,54 @@ static int wait_for_signal(void)
 	return sig;
 }
 
-static const char *wireguard_go;
-
 /* What wg.backend=kernel and wg.backend=userspace ask of the host (backends.h). */
 static int probe_kernel(char *why, size_t len)
 {
-	return kmod_backend_usable(KMOD_MODE_KERNEL, wireguard_go, why, len);
+	return kmod_backend_usable(KMOD_MODE_KERNEL, backend_userspace_program(), why, len);
 }
 
 static int probe_userspace(char *why, size_t len)
 {
-	return kmod_backend_usable(KMOD_MODE_USERSPACE, wireguard_go, why, len);
+	return kmod_backend_usable(KMOD_MODE_USERSPACE, backend_userspace_program(), why, len);
+}
+
+/* Parses "LOW-HIGH" (1 <= LOW <= HIGH <= 65535) into WC's port range; "" leaves it empty. */
+static int parse_ports(const char *s, struct wgd_config *wc)
+{
+	unsigned long low, high;
+	char *end;
+
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	low = strtoul(s, &end, 10);
+	if (errno || end == s || *end != '-')
+		return -EINVAL;
+	s = end + 1;
+	high = strtoul(s, &end, 10);
+	if (errno || end == s || *end || low < 1 || low > high || high > 65535)
+		return -EINVAL;
+	wc->port_min = (uint16_t)low;
+	wc->port_max = (uint16_t)high;
+	return 0;
 }
 
 int main(int argc, char *argv[])
 {
 	struct config cfg = { .backend = getenv("WG_BACKEND"),
 			      .log_level = getenv("LOG_LEVEL"),
+			      .ports = getenv("WG_PORTS"),
 			      .wireguard_go = "wireguard-go" };
+	struct wgd_config wc = { .sync_workers = WGD_SYNC_WORKERS };
 	const struct backend_ops *backend = NULL;
 	static char reason[512];
-	char keys[PATH_MAX], admin[PATH_MAX], err[ERRMSG_LEN];
+	char admin_path[PATH_MAX], err[ERRMSG_LEN];
 	enum kmod_mode mode = KMOD_MODE_AUTO;
 	enum log_level level = LOG_LEVEL_INFO;
+	struct engine *engine = NULL;
+	struct admin *admin = NULL;
+	struct http *http = NULL;
+	struct wgd d = { 0 };
 	sigset_t set;
 	int ret, loaded;
 
@@ -150,12 +181,18 @@ int main(int argc, char *argv[])
 	}
 	if (cfg.log_level && *cfg.log_level && log_parse_level(cfg.log_level, &level)) {
 		fprintf(stderr, "log level \"%s\": expected error, warn, info or debug\n",
-			cfg.log_level);
+			QUOTE(cfg.log_level, 40));
 		return 2;
 	}
 	log_set_level(level);
 	if (cfg.backend && *cfg.backend && kmod_parse_mode(cfg.backend, &mode)) {
-		log_error("backend \"%s\": expected auto, kernel or userspace", cfg.backend);
+		log_error("backend \"%s\": expected auto, kernel or userspace",
+			  QUOTE(cfg.backend, 40));
+		return 2;
+	}
+	if (parse_ports(cfg.ports, &wc)) {
+		log_error("ports \"%s\" (WG_PORTS): expected LOW-HIGH, 1 <= LOW <= HIGH <= 65535",
+			  QUOTE(cfg.ports, 40));
 		return 2;
 	}
 	/* Signals go to sigwait() in main only, never to the server's or children's threads. */
@@ -179,59 +216,51 @@ int main(int argc, char *argv[])
 			return 1;
 		}
 	}
-	ret = state_init(cfg.state_dir, err);
+	wc.state_dir = cfg.state_dir;
+	ret = wgd_init(&d, &wc, err);
 	if (ret) {
 		log_error("%s", err);
-		return 1;
-	}
-	snprintf(keys, sizeof(keys), "%s/keys", cfg.state_dir);
-	ret = keystore_init(keys);
-	if (ret) {
-		log_error("%s", keystore_error());
-		return 1;
+		goto out;
 	}
 	backend_userspace_set_program(cfg.wireguard_go);
-	wireguard_go = cfg.wireguard_go;
 	ret = kmod_choose_backend(mode, cfg.wireguard_go, &backend, reason, sizeof(reason));
 	if (ret) {
 		log_error("no usable WireGuard backend: %s", reason);
-		goto out_keystore;
+		goto out;
 	}
 	log_info("backend %s", reason);
-	backends_set_default(backend, reason);
-	backends_add(&backend_kernel, probe_kernel);
-	backends_add(&backend_userspace, probe_userspace);
-	loaded = state_load();
+	backends_set_default(&d.backends, backend, reason);
+	backends_add(&d.backends, &backend_kernel, probe_kernel);
+	backends_add(&d.backends, &backend_userspace, probe_userspace);
+	wgd_lock(&d);
+	loaded = state_load(&d);
+	wgd_unlock(&d);
 	if (loaded < 0)
 		log_error("state directory %s: %s", cfg.state_dir, strerror(-loaded));
 	else
 		log_info("%d network(s) loaded from %s", loaded, cfg.state_dir);
-	reconcile_endpoints();
-	ret = engine_start(cfg.engine_socket, err);
+	reconcile_endpoints(&d);
+	ret = engine_start(&d, cfg.engine_socket, &engine, err);
 	if (ret) {
 		log_error("%s", err);
-		goto out_networks;
+		goto out;
 	}
-	ret = http_start(cfg.socket, err);
+	ret = http_start(&d, cfg.socket, &http, err);
 	if (ret) {
 		log_error("%s", err);
-		goto out_engine;
+		goto out;
 	}
 	log_info("listening on %s", cfg.socket);
-	admin_socket_path(&cfg, admin, sizeof(admin));
+	admin_socket_path(&cfg, admin_path, sizeof(admin_path));
 	/* Key management is an extra: the engine's socket serves without it. */
-	if (admin_start(admin, err))
+	if (admin_start(&d, admin_path, &admin, err))
 		log_error("%s", err);
 	log_info("signal %d: stopping", wait_for_signal());
-	admin_stop();
-	http_stop();
-out_engine:
-	engine_stop();
-out_networks:
+out:
+	admin_stop(admin);
+	http_stop(http);
+	engine_stop(engine);
 	backend_userspace_finalise();
-	network_finalise();
-	state_finalise();
-out_keystore:
-	keystore_finalise();
+	wgd_destroy(&d);
 	return ret ? 1 : 0;
 }

@@ -4,7 +4,9 @@
 #include "backends.h"
 #include "endpoint.h"
 #include "errmsg.h"
+#include "quote.h"
 #include "state.h"
+#include "wgd.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,8 +18,6 @@
 #define KNOWN_OPTIONS                                                      \
 	OPT_PSK " (on|off), " OPT_POLICY " (mesh|links), " BACKENDS_OPTION \
 		" (kernel|userspace), " OPT_MTU " (1280-65455)"
-
-static struct network *networks;
 
 static int parse_mtu(const json_t *v, uint32_t *out, char *err)
 {
@@ -38,13 +38,18 @@ static int parse_mtu(const json_t *v, uint32_t *out, char *err)
 	} else {
 		goto bad;
 	}
-	if (mtu < NETWORK_MTU_MIN || mtu > NETWORK_MTU_MAX)
+	if (!network_mtu_valid(mtu))
 		goto bad;
 	*out = (uint32_t)mtu;
 	return 0;
 bad:
 	return errmsg_set(err, -EINVAL, "option \"%s\": expected an integer from %d to %d", OPT_MTU,
 			  NETWORK_MTU_MIN, NETWORK_MTU_MAX);
+}
+
+bool network_mtu_valid(long mtu)
+{
+	return mtu >= NETWORK_MTU_MIN && mtu <= NETWORK_MTU_MAX;
 }
 
 static int parse_onoff(const char *key, const json_t *v, bool *out, char *err)
@@ -86,15 +91,18 @@ static int parse_policy(const json_t *v, enum network_policy *out, char *err)
 	return 0;
 }
 
-static int parse_backend(const json_t *v, const struct backend_ops **out, char *err)
+static int parse_backend(const struct wgd *d, const json_t *v, const struct backend_ops **out,
+			 char *err)
 {
 	if (!json_is_string(v))
 		return errmsg_set(err, -EINVAL, "option \"%s\": expected kernel or userspace",
 				  BACKENDS_OPTION);
-	return backends_choose(json_string_value(v), "option \"" BACKENDS_OPTION "\"", out, err);
+	return backends_choose(&d->backends, json_string_value(v), "option \"" BACKENDS_OPTION "\"",
+			       out, err);
 }
 
-int network_options_parse(const json_t *generic, struct network_options *out, char *err)
+int network_options_parse(const struct wgd *d, const json_t *generic, struct network_options *out,
+			  char *err)
 {
 	const char *key;
 	json_t *v;
@@ -117,33 +125,29 @@ int network_options_parse(const json_t *generic, struct network_options *out, ch
 		else if (!strcmp(key, OPT_POLICY))
 			ret = parse_policy(v, &out->policy, err);
 		else if (!strcmp(key, BACKENDS_OPTION))
-			ret = parse_backend(v, &out->backend, err);
+			ret = parse_backend(d, v, &out->backend, err);
 		else
 			ret = errmsg_set(err, -EINVAL, "option \"%s\": unknown; known options: %s",
-					 key, KNOWN_OPTIONS);
+					 QUOTE(key, 60), KNOWN_OPTIONS);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-struct network *network_find(const char *id)
+struct network *network_find(const struct wgd *d, const char *id)
 {
-	for (struct network *n = networks; n; n = n->next)
+	for (struct network *n = d->networks; n; n = n->next)
 		if (!strcmp(n->id, id))
 			return n;
 	return NULL;
 }
 
-struct network *network_first(void)
+void network_insert(struct wgd *d, struct network *net)
 {
-	return networks;
-}
+	struct network **tail = &d->networks;
 
-void network_insert(struct network *net)
-{
-	struct network **tail = &networks;
-
+	wgd_assert_locked(d);
 	while (*tail)
 		tail = &(*tail)->next;
 	net->next = NULL;
@@ -152,7 +156,7 @@ void network_insert(struct network *net)
 
 static void unlink_network(struct network *net)
 {
-	for (struct network **p = &networks; *p; p = &(*p)->next) {
+	for (struct network **p = &net->d->networks; *p; p = &(*p)->next) {
 		if (*p == net) {
 			*p = net->next;
 			return;
@@ -160,10 +164,12 @@ static void unlink_network(struct network *net)
 	}
 }
 
-static void free_network(struct network *net)
+void network_free(struct network *net)
 {
 	struct endpoint *ep, *next;
 
+	if (!net)
+		return;
 	for (ep = net->endpoints; ep; ep = next) {
 		next = ep->next;
 		endpoint_free(ep);
@@ -171,11 +177,29 @@ static void free_network(struct network *net)
 	free(net);
 }
 
-int network_create(const char *id, const struct network_options *opts, bool ipv6, char *err)
+int network_new(struct wgd *d, const char *id, const struct network_options *opts, bool ipv6,
+		struct network **out, char *err)
 {
-	struct network *net = network_find(id);
+	struct network *net = calloc(1, sizeof(*net));
+
+	*out = NULL;
+	if (!net)
+		return errmsg_set(err, -ENOMEM, "out of memory");
+	net->d = d;
+	memcpy(net->id, id, NETWORK_ID_LEN);
+	net->opts = *opts;
+	net->ipv6 = ipv6;
+	*out = net;
+	return 0;
+}
+
+int network_create(struct wgd *d, const char *id, const struct network_options *opts, bool ipv6,
+		   char *err)
+{
+	struct network *net = network_find(d, id);
 	int ret;
 
+	wgd_assert_locked(d);
 	if (net) {
 		if (net->opts.mtu == opts->mtu && net->opts.psk == opts->psk &&
 		    net->opts.policy == opts->policy && net->opts.backend == opts->backend &&
@@ -184,45 +208,43 @@ int network_create(const char *id, const struct network_options *opts, bool ipv6
 		return errmsg_set(err, -EEXIST,
 				  "NetworkID %.12s: exists already with other options", id);
 	}
-	net = calloc(1, sizeof(*net));
-	if (!net)
-		return errmsg_set(err, -ENOMEM, "out of memory");
-	memcpy(net->id, id, NETWORK_ID_LEN);
-	net->opts = *opts;
-	net->ipv6 = ipv6;
-	network_insert(net);
+	ret = network_new(d, id, opts, ipv6, &net, err);
+	if (ret)
+		return ret;
+	network_insert(d, net);
 	ret = state_save(net, err);
 	if (ret) {
 		unlink_network(net);
-		free_network(net);
+		network_free(net);
 	}
 	return ret;
 }
 
-int network_delete(const char *id, char *err)
+int network_delete(struct wgd *d, const char *id, char *err)
 {
-	struct network *net = network_find(id);
+	struct network *net = network_find(d, id);
 	int ret;
 
+	wgd_assert_locked(d);
 	if (!net)
 		return 0;
 	if (net->endpoints)
 		return errmsg_set(err, -EBUSY, "network %.12s: still has endpoints", id);
-	ret = state_remove(id, err);
+	ret = state_remove(d, id, err);
 	if (ret)
 		return ret;
 	unlink_network(net);
-	free_network(net);
+	network_free(net);
 	return 0;
 }
 
-void network_finalise(void)
+void network_finalise(struct wgd *d)
 {
 	struct network *net, *next;
 
-	for (net = networks; net; net = next) {
+	for (net = d->networks; net; net = next) {
 		next = net->next;
-		free_network(net);
+		network_free(net);
 	}
-	networks = NULL;
+	d->networks = NULL;
 }

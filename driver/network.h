@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Networks: their options and the registry of networks known to this daemon, each with its
- * endpoints. The registry is not locked: the API serialises every call (api.c).
+ * Networks: their options and the networks a daemon knows (struct wgd), each with its
+ * endpoints. Everything here runs under the daemon's lock (wgd.h).
  */
 #ifndef NETWORK_H
 #define NETWORK_H
@@ -17,6 +17,7 @@
 
 struct backend_ops;
 struct endpoint;
+struct wgd;
 
 /* Who peers with whom: every endpoint with every other, or only linked identities (links.c). */
 enum network_policy { NETWORK_POLICY_MESH, NETWORK_POLICY_LINKS };
@@ -29,6 +30,7 @@ struct network_options {
 };
 
 struct network {
+	struct wgd *d; /* the daemon it belongs to */
 	char id[NETWORK_ID_LEN + 1];
 	struct network_options opts;
 	bool ipv6;
@@ -37,26 +39,35 @@ struct network {
 };
 
 /* Parses the network's generic options (the "com.docker.network.generic" object, may be NULL)
- * into OUT, defaults first. Every key is checked: an unknown one is an error listing the known. */
-int network_options_parse(const json_t *generic, struct network_options *out, char *err);
+ * into OUT, defaults first; D's backends are the ones wg.backend may name. Every key is checked:
+ * an unknown one is an error listing the known. */
+int network_options_parse(const struct wgd *d, const json_t *generic, struct network_options *out,
+			  char *err);
+/* true when MTU is one a network may have. */
+bool network_mtu_valid(long mtu);
 
 /* The option value that names POLICY ("mesh" or "links"). */
 const char *network_policy_name(enum network_policy policy);
 /* Parses "mesh" or "links" into *OUT; -EINVAL otherwise. */
 int network_policy_parse(const char *s, enum network_policy *out);
 
-/* Creates network ID with OPTS and persists it. Same ID with the same options: 0 (the engine may
- * retry); with other options: -EEXIST. */
-int network_create(const char *id, const struct network_options *opts, bool ipv6, char *err);
+/* Creates network ID of D with OPTS and persists it. Same ID with the same options: 0 (the engine
+ * may retry); with other options: -EEXIST. */
+int network_create(struct wgd *d, const char *id, const struct network_options *opts, bool ipv6,
+		   char *err);
 /* Deletes network ID and its state file; 0 when unknown. -EBUSY while it has endpoints. */
-int network_delete(const char *id, char *err);
+int network_delete(struct wgd *d, const char *id, char *err);
 /* Returns network ID or NULL. Borrowed. */
-struct network *network_find(const char *id);
-/* Adds a network read from the state directory (takes ownership of NET). */
-void network_insert(struct network *net);
-/* First network of the registry (iterate with ->next). Borrowed. */
-struct network *network_first(void);
-/* Frees every network and endpoint in memory (not their state or links). */
-void network_finalise(void);
+struct network *network_find(const struct wgd *d, const char *id);
+/* A network of D that is not in its list yet, into *OUT (new, free with network_free unless
+ * network_insert takes it). ID is 64 lower-case hex characters. */
+int network_new(struct wgd *d, const char *id, const struct network_options *opts, bool ipv6,
+		struct network **out, char *err);
+/* Adds NET (network_new, loaded from the state directory) to its daemon; takes ownership. */
+void network_insert(struct wgd *d, struct network *net);
+/* Frees NET and its endpoints in memory (not their state or links). Accepts NULL. */
+void network_free(struct network *net);
+/* Frees every network and endpoint of D in memory (not their state or links). */
+void network_finalise(struct wgd *d);
 
 #endif

@@ -5,6 +5,7 @@
 #include "errmsg.h"
 #include "keystore.h"
 #include "links.h"
+#include "wgd.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -22,9 +23,11 @@ bool peers_linked(const struct endpoint *self, const struct endpoint *other)
 int peers_entry(const struct endpoint *self, const struct endpoint *other, struct wg_peer *out,
 		char *err)
 {
+	struct keystore *ks = self->net->d->keys;
 	const char *psk_ref;
 	int ret;
 
+	wgd_assert_locked(self->net->d);
 	memset(out, 0, sizeof(*out));
 	memcpy(out->public_key, other->public_key, WG_KEY_LEN);
 	/* Every link socket lives in the host netns, so peers meet on the host's loopback. */
@@ -38,9 +41,9 @@ int peers_entry(const struct endpoint *self, const struct endpoint *other, struc
 	/* A named PSK is asked for explicitly, so it is used even where wg.psk=off. */
 	psk_ref = links_psk(self->key_ref, &self->links, other->key_ref, &other->links);
 	if (psk_ref)
-		ret = keystore_psk_ref_get(psk_ref, false, out->preshared_key, NULL);
+		ret = keystore_psk_ref_get(ks, psk_ref, false, out->preshared_key, NULL);
 	else if (self->net->opts.psk)
-		ret = keystore_psk_get(self->key_ref, other->key_ref, true, out->preshared_key,
+		ret = keystore_psk_get(ks, self->key_ref, other->key_ref, true, out->preshared_key,
 				       NULL);
 	else
 		return 0;

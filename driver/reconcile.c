@@ -11,6 +11,7 @@
 #include "peers.h"
 #include "rtnl.h"
 #include "state.h"
+#include "wgd.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -23,157 +24,210 @@
  * peers that have none are reset (a handshake completes in a few ms on loopback). */
 #define RECONCILE_SETTLE_MS 100
 
-/* Endpoints whose link was served anew: the sessions their peers hold with them are stale. */
-struct restarted {
-	const struct endpoint **ep;
-	size_t n, cap;
+/* One endpoint the start looks at, copied out of the model so that the backends are called
+ * without the lock. */
+struct item {
+	char nid[NETWORK_ID_LEN + 1], eid[NETWORK_ID_LEN + 1];
+	const struct backend_ops *backend;
+	char ifname[IFNAMSIZ];
+	char *sandbox;
+	uint8_t public_key[WG_KEY_LEN];
+	uint16_t listen_port;
+	bool restarted; /* served anew: the sessions its peers hold with it are stale */
+	bool joined;
 };
 
-static void restarted_add(struct restarted *r, const struct endpoint *ep)
-{
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 16;
-		const struct endpoint **grown = realloc(r->ep, cap * sizeof(*grown));
+struct items {
+	struct item *v;
+	size_t n;
+};
 
-		/* Without the list its peers only wait for their next handshake. */
-		if (!grown)
-			return;
-		r->ep = grown;
-		r->cap = cap;
-	}
-	r->ep[r->n++] = ep;
+static struct wg_link_ref item_ref(const struct item *it)
+{
+	return (struct wg_link_ref){ .ifname = it->ifname,
+				     .sandbox = it->sandbox,
+				     .public_key = it->public_key,
+				     .listen_port = it->listen_port };
 }
 
-static bool restarted_has(const struct restarted *r, const uint8_t public_key[WG_KEY_LEN])
+static void items_free(struct items *items)
 {
-	for (size_t i = 0; i < r->n; i++)
-		if (!memcmp(r->ep[i]->public_key, public_key, WG_KEY_LEN))
+	for (size_t i = 0; i < items->n; i++)
+		free(items->v[i].sandbox);
+	free(items->v);
+	memset(items, 0, sizeof(*items));
+}
+
+/* Copies every endpoint of D into ITEMS; the lock is held. */
+static int items_take(struct wgd *d, struct items *items)
+{
+	size_t n = 0;
+
+	for (const struct network *net = d->networks; net; net = net->next)
+		for (const struct endpoint *ep = net->endpoints; ep; ep = ep->next)
+			n++;
+	items->v = n ? calloc(n, sizeof(*items->v)) : NULL;
+	if (n && !items->v)
+		return -ENOMEM;
+	for (const struct network *net = d->networks; net; net = net->next) {
+		for (const struct endpoint *ep = net->endpoints; ep; ep = ep->next) {
+			struct item *it = &items->v[items->n++];
+
+			memcpy(it->nid, net->id, sizeof(it->nid));
+			memcpy(it->eid, ep->id, sizeof(it->eid));
+			it->backend = ep->backend;
+			memcpy(it->ifname, ep->ifname, IFNAMSIZ);
+			memcpy(it->public_key, ep->public_key, WG_KEY_LEN);
+			it->listen_port = ep->listen_port;
+			it->joined = ep->joined;
+			if (ep->sandbox && !(it->sandbox = strdup(ep->sandbox)))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static struct endpoint *item_endpoint(struct wgd *d, const struct item *it)
+{
+	struct network *net = network_find(d, it->nid);
+
+	return net ? endpoint_find(net, it->eid) : NULL;
+}
+
+static bool restarted_has(const struct items *items, const uint8_t public_key[WG_KEY_LEN])
+{
+	for (size_t i = 0; i < items->n; i++)
+		if (items->v[i].restarted &&
+		    !memcmp(items->v[i].public_key, public_key, WG_KEY_LEN))
 			return true;
 	return false;
 }
 
-/* The device EP's link must be: its key, port, MTU and the peers it may reach now. */
-static int build_device(const struct endpoint *ep, struct wg_device *dev, char *err)
+/* The device IT's link must be: its key, port, MTU and the peers it may reach now. */
+static int build_device(struct wgd *d, const struct item *it, struct wg_device *dev, char *err)
 {
+	struct endpoint *ep;
 	int ret;
 
 	memset(dev, 0, sizeof(*dev));
+	wgd_lock(d);
+	ep = item_endpoint(d, it);
+	if (!ep) {
+		wgd_unlock(d);
+		return errmsg_set(err, -ENOENT, "gone");
+	}
 	snprintf(dev->name, sizeof(dev->name), "%s", ep->ifname);
 	dev->listen_port = ep->listen_port;
 	dev->mtu = ep->net->opts.mtu;
-	ret = keystore_identity_get(ep->key_ref, false, dev->private_key, NULL);
+	ret = keystore_identity_get(d->keys, ep->key_ref, false, dev->private_key, NULL);
 	if (ret)
-		return errmsg_set(err, ret, "identity key: %s", keystore_error());
-	dev->has_private_key = true;
-	return peers_build(ep, dev, err);
+		errmsg_set(err, ret, "identity key: %s", keystore_error());
+	else
+		dev->has_private_key = true;
+	if (!ret)
+		ret = peers_build(ep, dev, err);
+	wgd_unlock(d);
+	return ret;
 }
 
-static int restore(const struct endpoint *ep, bool *restarted)
+static int restore(struct wgd *d, struct item *it)
 {
-	const struct backend_ops *backend = ep->backend;
-	struct wg_link_ref ref = endpoint_link_ref(ep);
+	struct wg_link_ref ref = item_ref(it);
 	char err[ERRMSG_LEN];
 	struct wg_device dev;
 	int ret;
 
-	*restarted = false;
-	if (!backend->link_restore)
-		return backend->link_exists(&ref) ? 0 : -ENODEV;
-	ret = build_device(ep, &dev, err);
+	if (!it->backend->link_restore)
+		return it->backend->link_exists(&ref) ? 0 : -ENODEV;
+	ret = build_device(d, it, &dev, err);
 	if (ret)
-		log_error("endpoint %.12s: %s", ep->id, err);
+		log_error("endpoint %.12s: %s", it->eid, err);
 	else
-		ret = backend->link_restore(&ref, &dev, restarted);
+		ret = it->backend->link_restore(&ref, &dev, &it->restarted);
 	wgdev_clear(&dev);
 	return ret;
+}
+
+/* Marks the endpoint of IT not joined, with WHY logged (NULL: nothing), and saves. */
+static void unjoin(struct wgd *d, struct item *it)
+{
+	char err[ERRMSG_LEN];
+	struct endpoint *ep;
+
+	it->joined = false;
+	wgd_lock(d);
+	ep = item_endpoint(d, it);
+	if (ep) {
+		ep->joined = false;
+		free(ep->sandbox);
+		ep->sandbox = NULL;
+		if (state_save(ep->net, err))
+			log_error("%s", err);
+	}
+	wgd_unlock(d);
 }
 
 /* The sandbox of a joined endpoint is gone: its container went while the daemon was down. The
  * engine's Leave and DeleteEndpoint came then, or come now (a restart cleans up), or never.
  * Only a daemon restarted between a Join and the creation of its sandbox (engines up to 27
- * create it after the Join) would see the same, and that container's start then fails. */
-static bool sandbox_gone(const struct endpoint *ep)
-{
-	return ep->joined && ep->sandbox && !netns_exists(ep->sandbox);
-}
-
-/* Its container gone, EP's link is back in the host (Docker moved it before removing the
- * sandbox: DeleteEndpoint may never come) or gone with the sandbox, unless a wireguard-go
- * started on it inside the sandbox still holds the sandbox's namespace. Returns true when EP
- * was deleted. */
-static bool drop_gone(struct endpoint *ep)
+ * create it after the Join) would see the same, and that container's start then fails. Its link
+ * is back in the host (Docker moved it before removing the sandbox: DeleteEndpoint may never
+ * come) or gone with the sandbox, unless a wireguard-go started on it inside the sandbox still
+ * holds the sandbox's namespace. */
+static void drop_gone(struct wgd *d, struct item *it)
 {
 	char err[ERRMSG_LEN];
 	int ret;
 
 	/* Not joined: its peers are set from scratch below, not one by one now. */
-	ep->joined = false;
-	if (rtnl_link_exists(ep->ifname)) {
+	unjoin(d, it);
+	if (rtnl_link_exists(it->ifname)) {
 		log_warn("endpoint %.12s: its sandbox %s is gone and its link is back in the host: "
 			 "deleted, as the engine has",
-			 ep->id, ep->sandbox);
-		ret = endpoint_delete(ep, err);
-		if (!ret)
-			return true;
-		log_error("%s", err);
-	} else {
-		ret = ep->backend->link_delete(ep->ifname);
+			 it->eid, it->sandbox);
+		ret = endpoint_delete(d, it->nid, it->eid, err);
 		if (ret)
-			log_warn("endpoint %.12s: deleting link %s: %s", ep->id, ep->ifname,
-				 strerror(-ret));
-		log_warn("endpoint %.12s: its sandbox %s is gone, and link %s with it; marked as "
-			 "not joined",
-			 ep->id, ep->sandbox, ep->ifname);
+			log_error("%s", err);
+		return;
 	}
-	free(ep->sandbox);
-	ep->sandbox = NULL;
-	return false;
+	ret = it->backend->link_delete(it->ifname);
+	if (ret)
+		log_warn("endpoint %.12s: deleting link %s: %s", it->eid, it->ifname,
+			 strerror(-ret));
+	log_warn("endpoint %.12s: its sandbox %s is gone, and link %s with it; marked as not "
+		 "joined",
+		 it->eid, it->sandbox, it->ifname);
 }
 
-static void restore_network(struct network *net, struct restarted *r)
+static void restore_item(struct wgd *d, struct item *it)
 {
-	char err[ERRMSG_LEN];
-	bool changed = false, restarted;
-	struct endpoint *next;
 	int ret;
 
-	for (struct endpoint *ep = net->endpoints; ep; ep = next) {
-		next = ep->next;
-		if (sandbox_gone(ep)) {
-			if (!drop_gone(ep))
-				changed = true;
-			continue;
-		}
-		if (!ep->joined) {
-			/* Only a crash between creating the link and saving the Join leaves one. */
-			ret = ep->backend->link_delete(ep->ifname);
-			if (ret)
-				log_warn(
-					"endpoint %.12s: deleting the link %s it should not have: %s",
-					ep->id, ep->ifname, strerror(-ret));
-			continue;
-		}
-		ret = restore(ep, &restarted);
-		if (!ret && restarted) {
-			restarted_add(r, ep);
-			log_info("endpoint %.12s: link %s served again", ep->id, ep->ifname);
-		}
-		if (!ret)
-			continue;
-		if (ret == -ENODEV)
-			log_warn("endpoint %.12s: link %s is gone; marked as not joined", ep->id,
-				 ep->ifname);
-		else
-			log_error("endpoint %.12s: link %s cannot be served again (%s); marked as "
-				  "not joined",
-				  ep->id, ep->ifname, strerror(-ret));
-		ep->joined = false;
-		free(ep->sandbox);
-		ep->sandbox = NULL;
-		changed = true;
+	if (it->joined && it->sandbox && !netns_exists(it->sandbox)) {
+		drop_gone(d, it);
+		return;
 	}
-	if (changed && state_save(net, err))
-		log_error("%s", err);
+	if (!it->joined) {
+		/* Only a crash between creating the link and saving the Join leaves one. */
+		ret = it->backend->link_delete(it->ifname);
+		if (ret)
+			log_warn("endpoint %.12s: deleting the link %s it should not have: %s",
+				 it->eid, it->ifname, strerror(-ret));
+		return;
+	}
+	ret = restore(d, it);
+	if (!ret && it->restarted)
+		log_info("endpoint %.12s: link %s served again", it->eid, it->ifname);
+	if (!ret)
+		return;
+	if (ret == -ENODEV)
+		log_warn("endpoint %.12s: link %s is gone; marked as not joined", it->eid,
+			 it->ifname);
+	else
+		log_error("endpoint %.12s: link %s cannot be served again (%s); marked as not "
+			  "joined",
+			  it->eid, it->ifname, strerror(-ret));
+	unjoin(d, it);
 }
 
 static bool has_peer(const struct wg_device *dev, const uint8_t public_key[WG_KEY_LEN])
@@ -184,34 +238,38 @@ static bool has_peer(const struct wg_device *dev, const uint8_t public_key[WG_KE
 	return false;
 }
 
-/* Gives EP's link exactly the peers it may reach now. On a link that kept its process, a peer
+/* Gives IT's link exactly the peers it may reach now. On a link that kept its process, a peer
  * served anew is removed first: that drops the session it no longer has, so the next packet
  * starts a handshake instead of being sent under keys it cannot read. */
-static void sync_peers(const struct endpoint *ep, const struct restarted *r)
+static void sync_peers(struct wgd *d, const struct item *it, const struct items *items)
 {
-	const struct backend_ops *backend = ep->backend;
 	struct wg_device want = { 0 }, now = { 0 };
-	struct wg_link_ref ref = endpoint_link_ref(ep);
-	bool fresh = restarted_has(r, ep->public_key);
+	struct wg_link_ref ref = item_ref(it);
 	char err[ERRMSG_LEN];
-	int ret;
+	struct endpoint *ep;
+	int ret = -ENOENT;
 
-	ret = peers_build(ep, &want, err);
+	wgd_lock(d);
+	ep = item_endpoint(d, it);
+	if (ep)
+		ret = peers_build(ep, &want, err);
+	wgd_unlock(d);
 	if (ret) {
-		log_error("endpoint %.12s: %s", ep->id, err);
+		if (ret != -ENOENT)
+			log_error("endpoint %.12s: %s", it->eid, err);
 		goto out;
 	}
-	ret = backend->device_get(&ref, &now);
+	ret = it->backend->device_get(&ref, &now);
 	for (size_t i = 0; !ret && i < now.n_peers; i++) {
 		const uint8_t *key = now.peers[i].public_key;
 
-		if (!has_peer(&want, key) || (!fresh && restarted_has(r, key)))
-			ret = backend->peer_remove(&ref, key);
+		if (!has_peer(&want, key) || (!it->restarted && restarted_has(items, key)))
+			ret = it->backend->peer_remove(&ref, key);
 	}
 	for (size_t i = 0; !ret && i < want.n_peers; i++)
-		ret = backend->peer_set(&ref, &want.peers[i]);
+		ret = it->backend->peer_set(&ref, &want.peers[i]);
 	if (ret)
-		log_error("endpoint %.12s: setting the peers of link %s: %s", ep->id, ep->ifname,
+		log_error("endpoint %.12s: setting the peers of link %s: %s", it->eid, it->ifname,
 			  strerror(-ret));
 out:
 	wgdev_clear(&want);
@@ -225,29 +283,28 @@ out:
  * ROUND 0 on the side of the pair with the smaller public key, in round 1, if there is still no
  * handshake, on the other side. One side at a time: renewing both at once would let two
  * handshakes cross again. */
-static void settle_peers(const struct endpoint *ep, const struct restarted *r, int round)
+static void settle_peers(const struct item *it, const struct items *items, int round)
 {
-	const struct backend_ops *backend = ep->backend;
-	struct wg_link_ref ref = endpoint_link_ref(ep);
-	bool fresh = restarted_has(r, ep->public_key);
+	struct wg_link_ref ref = item_ref(it);
 	struct wg_device now = { 0 };
 	int ret;
 
-	ret = backend->device_get(&ref, &now);
+	ret = it->backend->device_get(&ref, &now);
 	for (size_t i = 0; !ret && i < now.n_peers; i++) {
 		const struct wg_peer *p = &now.peers[i];
-		bool smaller = memcmp(ep->public_key, p->public_key, WG_KEY_LEN) < 0;
+		bool smaller = memcmp(it->public_key, p->public_key, WG_KEY_LEN) < 0;
 
-		if (p->last_handshake_sec || (!fresh && !restarted_has(r, p->public_key)) ||
+		if (p->last_handshake_sec ||
+		    (!it->restarted && !restarted_has(items, p->public_key)) ||
 		    smaller != (round == 0))
 			continue;
 		/* device_get gives the preshared key back: the entry is set again as it was. */
-		ret = backend->peer_remove(&ref, p->public_key);
+		ret = it->backend->peer_remove(&ref, p->public_key);
 		if (!ret)
-			ret = backend->peer_set(&ref, p);
+			ret = it->backend->peer_set(&ref, p);
 	}
 	if (ret)
-		log_error("endpoint %.12s: renewing the peers of link %s: %s", ep->id, ep->ifname,
+		log_error("endpoint %.12s: renewing the peers of link %s: %s", it->eid, it->ifname,
 			  strerror(-ret));
 	wgdev_clear(&now);
 }
@@ -260,22 +317,33 @@ static void sleep_ms(int ms)
 		;
 }
 
-void reconcile_endpoints(void)
+void reconcile_endpoints(struct wgd *d)
 {
-	struct restarted r = { 0 };
+	struct items items = { 0 };
+	bool restarted = false;
+	int ret;
 
-	for (struct network *n = network_first(); n; n = n->next)
-		restore_network(n, &r);
-	for (struct network *n = network_first(); n; n = n->next)
-		for (const struct endpoint *ep = n->endpoints; ep; ep = ep->next)
-			if (ep->joined)
-				sync_peers(ep, &r);
-	for (int round = 0; r.n && round < 2; round++) {
-		sleep_ms(RECONCILE_SETTLE_MS);
-		for (struct network *n = network_first(); n; n = n->next)
-			for (const struct endpoint *ep = n->endpoints; ep; ep = ep->next)
-				if (ep->joined)
-					settle_peers(ep, &r, round);
+	wgd_assert_unlocked(d);
+	wgd_lock(d);
+	ret = items_take(d, &items);
+	wgd_unlock(d);
+	if (ret) {
+		log_error("reconcile: out of memory; links are not checked");
+		items_free(&items);
+		return;
 	}
-	free(r.ep);
+	for (size_t i = 0; i < items.n; i++) {
+		restore_item(d, &items.v[i]);
+		restarted |= items.v[i].restarted;
+	}
+	for (size_t i = 0; i < items.n; i++)
+		if (items.v[i].joined)
+			sync_peers(d, &items.v[i], &items);
+	for (int round = 0; restarted && round < 2; round++) {
+		sleep_ms(RECONCILE_SETTLE_MS);
+		for (size_t i = 0; i < items.n; i++)
+			if (items.v[i].joined)
+				settle_peers(&items.v[i], &items, round);
+	}
+	items_free(&items);
 }

@@ -14,9 +14,12 @@
 #ifndef RECONCILE_H
 #define RECONCILE_H
 
-/* Reconciles every loaded network with its links, each through its endpoint's backend, logging
- * what it changes and what it cannot do; never fails the start. Call it before the engine can
- * call the daemon. */
-void reconcile_endpoints(void);
+struct wgd;
+
+/* Reconciles every network D loaded with its links, each through its endpoint's backend, logging
+ * what it changes and what it cannot do; never fails the start. Call it, without D's lock, before
+ * the engine can call the daemon: it takes the lock while it reads or changes the model, not
+ * while it talks to a backend. */
+void reconcile_endpoints(struct wgd *d);
 
 #endif

@@ -7,13 +7,18 @@
 #include "backends.h"
 #include "endpoint.h"
 #include "errmsg.h"
+#include "field.h"
+#include "identity.h"
 #include "keystore.h"
 #include "links.h"
 #include "log.h"
+#include "network.h"
+#include "quote.h"
+#include "wgd.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <limits.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,35 +27,62 @@
 #include <unistd.h>
 
 #define STATE_VERSION 1
-
-/* Room left in a PATH_MAX buffer for "/<file name>" after it. */
-static char networks_dir[PATH_MAX - 256];
+/* A network with the most endpoints a host can run, with room to spare; anything larger is not
+ * a file this daemon wrote. */
+#define STATE_FILE_MAX (64 << 20)
 
 /* A network file state_load could not read, kept to answer the engine's calls for it. */
-struct unreadable {
+struct state_unreadable {
 	char id[NETWORK_ID_LEN + 1];
 	char reason[ERRMSG_LEN];
-	struct unreadable *next;
+	struct state_unreadable *next;
 };
 
-static struct unreadable *unreadable;
-
-int state_init(const char *dir, char *err)
+/* Creates DIR 0700 unless it exists; it must then be a directory (not a link to one) of ours
+ * that no one else may use: it holds the networks and, below it, the keys. */
+static int private_dir(const char *dir, char *err)
 {
-	if (snprintf(networks_dir, sizeof(networks_dir), "%s/networks", dir) >=
-	    (int)sizeof(networks_dir))
-		return errmsg_set(err, -ENAMETOOLONG, "state directory %s: path too long", dir);
+	struct stat st;
+	int fd, ret = 0;
+
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return errmsg_set(err, -errno, "state directory %s: %s", dir, strerror(errno));
-	if (mkdir(networks_dir, 0700) < 0 && errno != EEXIST)
-		return errmsg_set(err, -errno, "state directory %s: %s", networks_dir,
-				  strerror(errno));
-	return 0;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errmsg_set(err, errno == ELOOP ? -ENOTDIR : -errno, "state directory %s: %s",
+				  dir,
+				  errno == ELOOP || errno == ENOTDIR ? "not a directory"
+								     : strerror(errno));
+	if (fstat(fd, &st) < 0)
+		ret = errmsg_set(err, -errno, "state directory %s: %s", dir, strerror(errno));
+	else if (st.st_uid != geteuid())
+		ret = errmsg_set(err, -EPERM, "state directory %s: owned by uid %u, expected %u",
+				 dir, (unsigned)st.st_uid, (unsigned)geteuid());
+	else if (st.st_mode & (S_IRWXG | S_IRWXO))
+		ret = errmsg_set(err, -EPERM,
+				 "state directory %s: mode %04o, expected 0700 (chmod 0700 %s)",
+				 dir, (unsigned)(st.st_mode & 07777), dir);
+	close(fd);
+	return ret;
 }
 
-static void file_path(char *path, const char *id)
+int state_init(struct state *st, const char *dir, char *err)
 {
-	snprintf(path, PATH_MAX, "%s/%s.json", networks_dir, id);
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	if (snprintf(st->networks_dir, sizeof(st->networks_dir), "%s/networks", dir) >=
+	    (int)sizeof(st->networks_dir))
+		return errmsg_set(err, -ENAMETOOLONG, "state directory %s: path too long", dir);
+	ret = private_dir(dir, err);
+	if (!ret)
+		ret = private_dir(st->networks_dir, err);
+	return ret;
+}
+
+static void file_path(const struct state *st, char *path, const char *id)
+{
+	snprintf(path, PATH_MAX, "%s/%s.json", st->networks_dir, id);
 }
 
 static json_t *endpoint_to_json(const struct endpoint *ep)
@@ -63,13 +95,13 @@ static json_t *endpoint_to_json(const struct endpoint *ep)
 		addr_format(&ep->addr4, a4);
 	if (ep->addr6.family)
 		addr_format(&ep->addr6, a6);
-	/* "links" and "pending" are left out when empty, as files from before them have it. */
+	/* "links" and "pending" are left out when empty, as files from before them have it. The
+	 * link name is not stored: it follows from the ID (a file cannot name another link). */
 	if (links)
-		j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:s*, s:s*, s:o*}", "id",
-			      ep->id, "ifname", ep->ifname, "backend", ep->backend->name, "key",
-			      ep->key_ref, "address", a4, "address6", a6, "listen_port",
-			      ep->listen_port, "joined", ep->joined, "sandbox", ep->sandbox,
-			      "links", *links ? links : NULL, "pending",
+		j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:s*, s:s*, s:o*}", "id", ep->id,
+			      "backend", ep->backend->name, "key", ep->key_ref, "address", a4,
+			      "address6", a6, "listen_port", ep->listen_port, "joined", ep->joined,
+			      "sandbox", ep->sandbox, "links", *links ? links : NULL, "pending",
 			      ep->pending ? json_true() : NULL);
 	free(links);
 	return j;
@@ -82,6 +114,7 @@ int state_save(const struct network *net, char *err)
 	char *text = NULL;
 	int ret = -ENOMEM;
 
+	wgd_assert_locked(net->d);
 	root = json_pack("{s:i, s:s, s:i, s:b, s:s, s:s*, s:b, s:[]}", "version", STATE_VERSION,
 			 "id", net->id, "mtu", net->opts.mtu, "psk", net->opts.psk, "policy",
 			 network_policy_name(net->opts.policy), "backend",
@@ -96,7 +129,7 @@ int state_save(const struct network *net, char *err)
 	text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
 	if (!text)
 		goto out;
-	file_path(path, net->id);
+	file_path(&net->d->state, path, net->id);
 	ret = atomic_file_write(path, text, strlen(text), 0600);
 	if (ret)
 		errmsg_set(err, ret, "state file %s: %s", path, strerror(-ret));
@@ -108,204 +141,208 @@ out:
 	return ret;
 }
 
-int state_remove(const char *id, char *err)
+int state_remove(struct wgd *d, const char *id, char *err)
 {
 	char path[PATH_MAX];
 	int ret;
 
-	file_path(path, id);
+	file_path(&d->state, path, id);
 	ret = atomic_file_remove(path);
 	if (ret)
 		return errmsg_set(err, ret, "state file %s: %s", path, strerror(-ret));
 	return 0;
 }
 
-static int endpoint_from_json(struct network *net, const json_t *j, const char *path)
+/* Reads one endpoint of NET from J and appends it, checked as CreateEndpoint and Join check
+ * what the engine sends. -ENOMEM, or -EBADMSG with the reason in ERR. */
+static int endpoint_from_json(struct network *net, const json_t *j, char *err)
 {
 	const char *id = NULL, *ifname = NULL, *key = NULL, *a4 = "", *a6 = "", *sandbox = NULL;
 	const char *links = "", *backend = NULL;
-	char err[ERRMSG_LEN];
 	uint8_t priv[WG_KEY_LEN];
 	struct endpoint *ep;
 	int port = 0, joined = 0, pending = 0, ret;
 	json_error_t jerr;
 
+	/* "ifname" is read from files that have it and ignored: the name follows from the ID. */
 	if (json_unpack_ex((json_t *)j, &jerr, JSON_STRICT,
-			   "{s:s, s:s, s?s, s:s, s:s, s:s, s:i, s:b, s?s, s?s, s?b}", "id", &id,
+			   "{s:s, s?s, s?s, s:s, s:s, s:s, s:i, s:b, s?s, s?s, s?b}", "id", &id,
 			   "ifname", &ifname, "backend", &backend, "key", &key, "address", &a4,
 			   "address6", &a6, "listen_port", &port, "joined", &joined, "sandbox",
-			   &sandbox, "links", &links, "pending", &pending)) {
-		log_error("state file %s: endpoint: %s", path, jerr.text);
-		return -EBADMSG;
-	}
-	ep = calloc(1, sizeof(*ep));
-	if (!ep)
-		return -ENOMEM;
-	ep->net = net;
-	/* Files from before wg.backend have none: their endpoints ran on the default. */
-	ep->backend = backend ? backends_find(backend) : backends_default();
+			   &sandbox, "links", &links, "pending", &pending))
+		return errmsg_set(err, -EBADMSG, "endpoint: %s", QUOTE(jerr.text, 120));
+	if (!field_id_valid(id))
+		return errmsg_set(err, -EBADMSG, "endpoint \"%s\": not an endpoint ID",
+				  QUOTE(id, 70));
+	ret = endpoint_new(net, id, &ep, err);
+	if (ret)
+		return ret;
 	ret = -EBADMSG;
-	if (!ep->backend || strlen(id) != NETWORK_ID_LEN || strlen(ifname) >= IFNAMSIZ ||
-	    !keystore_ref_valid(key) || port < 0 || port > 65535 ||
-	    (*a4 && addr_parse(a4, AF_INET, &ep->addr4)) ||
-	    (*a6 && addr_parse(a6, AF_INET6, &ep->addr6))) {
-		log_error("state file %s: endpoint %.12s: invalid field", path, id);
+	/* Files from before wg.backend have none: their endpoints ran on the default. */
+	ep->backend = backend ? backends_find(&net->d->backends, backend)
+			      : backends_default(&net->d->backends);
+	if (!ep->backend) {
+		errmsg_set(err, ret,
+			   "endpoint %.12s: backend \"%s\": this daemon has none so called", id,
+			   QUOTE(backend, 20));
 		goto err;
 	}
-	memcpy(ep->id, id, NETWORK_ID_LEN);
-	strcpy(ep->ifname, ifname);
+	if (!keystore_ref_valid(key) || port < 0 || port > 65535 ||
+	    (*a4 && addr_parse(a4, AF_INET, &ep->addr4)) ||
+	    (*a6 && addr_parse(a6, AF_INET6, &ep->addr6)) || (!*a4 && !*a6) ||
+	    (sandbox && !field_sandbox_valid(sandbox))) {
+		errmsg_set(err, ret, "endpoint %.12s: invalid key, port, address or sandbox", id);
+		goto err;
+	}
 	strcpy(ep->key_ref, key);
 	ep->listen_port = (uint16_t)port;
 	ep->joined = joined;
 	ep->pending = pending;
-	if (links_parse(links, ep->key_ref, "links", &ep->links, err)) {
-		log_error("state file %s: endpoint %.12s: %s", path, id, err);
+	if (links_parse(links, ep->key_ref, "links", &ep->links, err) ||
+	    endpoint_check_unique(ep, err) || identity_check_key(ep, ep->key_ref, "key", err)) {
+		ret = -EBADMSG;
 		goto err;
 	}
 	if (sandbox && !(ep->sandbox = strdup(sandbox))) {
-		ret = -ENOMEM;
+		ret = errmsg_set(err, -ENOMEM, "out of memory");
 		goto err;
 	}
-	ret = keystore_identity_get(ep->key_ref, false, priv, NULL);
+	ret = keystore_identity_get(net->d->keys, ep->key_ref, false, priv, NULL);
 	if (ret) {
-		log_error("state file %s: endpoint %.12s: %s", path, id, keystore_error());
-		goto err;
+		/* One endpoint whose key is gone does not take its whole network down. */
+		log_error("endpoint %.12s: %s; it is left out", id, keystore_error());
+		endpoint_free(ep);
+		return 0;
 	}
 	keystore_public_key(ep->public_key, priv);
 	sodium_memzero(priv, sizeof(priv));
-	ep->next = net->endpoints;
-	net->endpoints = ep;
+	endpoint_append(net, ep);
 	return 0;
 err:
 	endpoint_free(ep);
 	return ret;
 }
 
-static void reverse_endpoints(struct network *net)
-{
-	struct endpoint *prev = NULL, *ep = net->endpoints, *next;
-
-	for (; ep; ep = next) {
-		next = ep->next;
-		ep->next = prev;
-		prev = ep;
-	}
-	net->endpoints = prev;
-}
-
-static int load_file(const char *path, char *err)
+/* Reads NET's settings from ROOT, checked as CreateNetwork checks the engine's options. */
+static int network_from_json(struct wgd *d, json_t *root, const char *name, struct network **out,
+			     char *err)
 {
 	const char *id = NULL, *policy = "mesh", *backend = NULL;
-	json_t *root = NULL, *eps = NULL, *e;
-	struct network *net = NULL;
-	int version = 0, mtu = 0, psk = 0, ipv6 = 0, ret;
-	enum network_policy policy_value;
+	int version = 0, mtu = 0, psk = 0, ipv6 = 0;
+	struct network_options opts = { 0 };
+	json_t *eps = NULL, *e;
+	struct network *net;
 	json_error_t jerr;
 	size_t i;
+	int ret;
 
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		return errmsg_set(err, -EBADMSG, "state file %s: not valid JSON: %s (line %d)",
-				  path, jerr.text, jerr.line);
-	ret = -EBADMSG;
+	*out = NULL;
 	if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:i, s:s, s:i, s:b, s?s, s?s, s:b, s:o}",
 			   "version", &version, "id", &id, "mtu", &mtu, "psk", &psk, "policy",
-			   &policy, "backend", &backend, "ipv6", &ipv6, "endpoints", &eps)) {
-		errmsg_set(err, ret, "state file %s: %s", path, jerr.text);
-		goto out;
-	}
-	if (!json_is_array(eps)) {
-		errmsg_set(err, ret, "state file %s: \"endpoints\": expected an array", path);
-		goto out;
-	}
-	if (version != STATE_VERSION || strlen(id) != NETWORK_ID_LEN || network_find(id)) {
-		errmsg_set(err, ret, "state file %s: unsupported version %d or bad/duplicate id",
-			   path, version);
-		goto out;
-	}
-	if (network_policy_parse(policy, &policy_value)) {
-		errmsg_set(err, ret, "state file %s: policy \"%.20s\": expected mesh or links",
-			   path, policy);
-		goto out;
-	}
-	if (backend && !backends_find(backend)) {
-		errmsg_set(err, ret,
-			   "state file %s: backend \"%.20s\": this daemon has none so called", path,
-			   backend);
-		goto out;
-	}
-	net = calloc(1, sizeof(*net));
-	if (!net) {
-		ret = errmsg_set(err, -ENOMEM, "state file %s: out of memory", path);
-		goto out;
-	}
-	net->opts.backend = backend ? backends_find(backend) : NULL;
-	memcpy(net->id, id, NETWORK_ID_LEN);
-	net->opts.mtu = (uint32_t)mtu;
-	net->opts.psk = psk;
-	net->opts.policy = policy_value;
-	net->ipv6 = ipv6;
+			   &policy, "backend", &backend, "ipv6", &ipv6, "endpoints", &eps))
+		return errmsg_set(err, -EBADMSG, "%s", QUOTE(jerr.text, 120));
+	if (version != STATE_VERSION)
+		return errmsg_set(err, -EBADMSG, "version %d: expected %d", version, STATE_VERSION);
+	/* The file is named by its ID: one that names another network is not its file. */
+	if (!field_id_valid(id) || strlen(name) != NETWORK_ID_LEN + 5 ||
+	    strncmp(name, id, NETWORK_ID_LEN))
+		return errmsg_set(err, -EBADMSG, "id \"%s\": expected the file's name, %.64s",
+				  QUOTE(id, 70), name);
+	if (network_find(d, id))
+		return errmsg_set(err, -EBADMSG, "network %.12s: loaded already", id);
+	if (!json_is_array(eps))
+		return errmsg_set(err, -EBADMSG, "\"endpoints\": expected an array");
+	opts.psk = psk;
+	if (!network_mtu_valid(mtu))
+		return errmsg_set(err, -EBADMSG, "mtu %d: expected %d to %d", mtu, NETWORK_MTU_MIN,
+				  NETWORK_MTU_MAX);
+	opts.mtu = (uint32_t)mtu;
+	if (network_policy_parse(policy, &opts.policy))
+		return errmsg_set(err, -EBADMSG, "policy \"%s\": expected mesh or links",
+				  QUOTE(policy, 20));
+	if (backend && !(opts.backend = backends_find(&d->backends, backend)))
+		return errmsg_set(err, -EBADMSG, "backend \"%s\": this daemon has none so called",
+				  QUOTE(backend, 20));
+	ret = network_new(d, id, &opts, ipv6, &net, err);
+	if (ret)
+		return ret;
 	json_array_foreach (eps, i, e) {
-		/* One endpoint whose key is gone does not take its whole network down. */
-		if (endpoint_from_json(net, e, path) == -ENOMEM) {
-			ret = errmsg_set(err, -ENOMEM, "state file %s: out of memory", path);
-			goto out;
+		ret = endpoint_from_json(net, e, err);
+		if (ret) {
+			network_free(net);
+			return ret;
 		}
 	}
-	reverse_endpoints(net);
-	network_insert(net);
-	net = NULL;
-	ret = 0;
-out:
-	if (net) {
-		for (struct endpoint *ep = net->endpoints, *next; ep; ep = next) {
-			next = ep->next;
-			endpoint_free(ep);
-		}
-		free(net);
-	}
+	*out = net;
+	return 0;
+}
+
+static int load_file(struct wgd *d, const char *path, const char *name, char *err)
+{
+	struct network *net;
+	char *text = NULL, msg[ERRMSG_LEN];
+	json_t *root = NULL;
+	json_error_t jerr;
+	size_t len = 0;
+	int ret;
+
+	ret = atomic_file_read(path, STATE_FILE_MAX, &text, &len);
+	if (ret)
+		return errmsg_set(err, ret, "state file %s: %s", path,
+				  ret == -EFBIG ? "larger than any state file" : strerror(-ret));
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	free(text);
+	if (!root)
+		return errmsg_set(err, -EBADMSG, "state file %s: not valid JSON: %s (line %d)",
+				  path, QUOTE(jerr.text, 120), jerr.line);
+	ret = json_is_object(root) ? network_from_json(d, root, name, &net, msg)
+				   : errmsg_set(msg, -EBADMSG, "expected a JSON object");
 	json_decref(root);
-	return ret;
+	if (ret)
+		return errmsg_set(err, ret, "state file %s: %s", path, msg);
+	network_insert(d, net);
+	return 0;
 }
 
 /* Remembers that the file of network ID (its name) could not be read, and why. */
-static void unreadable_add(const char *name, const char *reason)
+static void unreadable_add(struct state *st, const char *name, const char *reason)
 {
-	struct unreadable *u;
+	struct state_unreadable *u;
 
 	if (strlen(name) != NETWORK_ID_LEN + 5 || !(u = calloc(1, sizeof(*u))))
 		return;
 	memcpy(u->id, name, NETWORK_ID_LEN);
 	snprintf(u->reason, sizeof(u->reason), "%s", reason);
-	u->next = unreadable;
-	unreadable = u;
+	u->next = st->unreadable;
+	st->unreadable = u;
 }
 
 /* atomic_file_write's temp files are ".<file>.XXXXXX": one is left only by a crash or a full
  * disk in the middle of a write, which the file it was for never saw. */
-int state_load(void)
+int state_load(struct wgd *d)
 {
 	char path[PATH_MAX], err[ERRMSG_LEN];
 	struct dirent **names;
 	int n, loaded = 0;
 
-	n = scandir(networks_dir, &names, NULL, alphasort);
+	wgd_assert_locked(d);
+	n = scandir(d->state.networks_dir, &names, NULL, alphasort);
 	if (n < 0)
 		return -errno;
 	for (int i = 0; i < n; i++) {
 		const char *name = names[i]->d_name;
 		size_t len = strlen(name);
 
-		snprintf(path, sizeof(path), "%s/%s", networks_dir, name);
+		snprintf(path, sizeof(path), "%s/%s", d->state.networks_dir, name);
 		if (atomic_file_is_temp(name)) {
 			if (!unlink(path))
 				log_info("state file %s: removed (an interrupted write)", path);
 		} else if (len > 5 && !strcmp(name + len - 5, ".json")) {
-			if (!load_file(path, err)) {
+			if (!load_file(d, path, name, err)) {
 				loaded++;
 			} else {
-				log_error("%s; network %.12s is skipped", err, name);
-				unreadable_add(name, err);
+				log_error("%s; that network is skipped", err);
+				unreadable_add(&d->state, name, err);
 			}
 		}
 		free(names[i]);
@@ -314,20 +351,20 @@ int state_load(void)
 	return loaded;
 }
 
-int state_network_error(const char *id, char *err)
+int state_network_error(const struct wgd *d, const char *id, char *err)
 {
-	for (const struct unreadable *u = unreadable; u; u = u->next)
+	for (const struct state_unreadable *u = d->state.unreadable; u; u = u->next)
 		if (!strcmp(u->id, id))
 			return errmsg_set(err, -EIO, "NetworkID %.12s: %s (fix or remove it)", id,
 					  u->reason);
 	return errmsg_set(err, -ENOENT, "NetworkID %.12s: no such network", id);
 }
 
-void state_finalise(void)
+void state_finalise(struct state *st)
 {
-	for (struct unreadable *u = unreadable, *next; u; u = next) {
+	for (struct state_unreadable *u = st->unreadable, *next; u; u = next) {
 		next = u->next;
 		free(u);
 	}
-	unreadable = NULL;
+	st->unreadable = NULL;
 }

@@ -6,23 +6,34 @@
 #ifndef STATE_H
 #define STATE_H
 
-#include "network.h"
+#include <limits.h>
 
-/* Uses DIR/networks (created 0700) for network files. Borrows DIR (copied). */
-int state_init(const char *dir, char *err);
-/* Writes NET and its endpoints. */
+struct network;
+struct state_unreadable;
+struct wgd;
+
+struct state {
+	char networks_dir[PATH_MAX - 256];   /* room for "/<file name>" in a PATH_MAX buffer */
+	struct state_unreadable *unreadable; /* files state_load could not read */
+};
+
+/* Uses DIR/networks for network files; DIR and it are created 0700, and refused when they are
+ * not directories of ours that only we can use. Borrows DIR (copied). */
+int state_init(struct state *st, const char *dir, char *err);
+/* Writes NET and its endpoints. The daemon's lock is held. */
 int state_save(const struct network *net, char *err);
 /* Removes the file of network ID; 0 when absent. */
-int state_remove(const char *id, char *err);
-/* Reads every network file into the registry (network_insert). A file that cannot be read is
- * reported through LOG, naming it, and skipped, so one bad file does not take the others down;
- * temp files of interrupted writes are removed. Returns the number of networks loaded, or -errno
- * when the directory cannot be read. */
-int state_load(void);
+int state_remove(struct wgd *d, const char *id, char *err);
+/* Reads every network file into D (network_insert). Each file is checked as the API checks a
+ * request (IDs, addresses, MTU, references, backends); a file that fails is reported through
+ * LOG, naming it, and skipped, so one bad file does not take the others down; temp files of
+ * interrupted writes are removed. Returns the number of networks loaded, or -errno when the
+ * directory cannot be read. */
+int state_load(struct wgd *d);
 /* Sets ERR for network ID, which is not loaded: why its file could not be read (-EIO), or that
  * there is no such network (-ENOENT). Returns that code. */
-int state_network_error(const char *id, char *err);
+int state_network_error(const struct wgd *d, const char *id, char *err);
 /* Forgets what state_load could not read. */
-void state_finalise(void);
+void state_finalise(struct state *st);
 
 #endif

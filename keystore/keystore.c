@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -21,7 +22,10 @@
 #define LINK_SUFFIX	".psk"
 #define PSK_REF_SUFFIX	".psk"
 
-static char *key_dir;
+struct keystore {
+	char *dir;
+};
+
 static __thread char last_error[PATH_MAX + 128];
 
 __attribute__((format(printf, 1, 2))) static void set_error(const char *fmt, ...)
@@ -73,14 +77,6 @@ static int check_ref(const char *ref)
 	return -EINVAL;
 }
 
-static int check_ready(void)
-{
-	if (key_dir)
-		return 0;
-	set_error("keystore: not initialised");
-	return -EINVAL;
-}
-
 /* -EPERM unless ST (of the key directory or file PATH) belongs to us and only to us. */
 static int check_private(const char *what, const char *path, const struct stat *st, mode_t expected)
 {
@@ -100,20 +96,28 @@ static int check_private(const char *what, const char *path, const struct stat *
 static int ensure_private_dir(const char *path)
 {
 	struct stat st;
-	int ret;
+	int fd, ret;
 
-	if (mkdir(path, 0700) == 0) {
-		/* The umask may have narrowed it; a key directory we cannot write is useless. */
-		if (chmod(path, 0700) < 0)
-			goto err_errno;
-	} else if (errno != EEXIST) {
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		goto err_errno;
+	/* The directory itself, never what a symlink in its place points to. */
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		set_error("key directory %s: %s", path,
+			  errno == ELOOP || errno == ENOTDIR ? "not a directory" : strerror(errno));
+		return ret == -ELOOP ? -ENOTDIR : ret;
 	}
-	if (stat(path, &st) < 0)
-		goto err_errno;
-	if (!S_ISDIR(st.st_mode)) {
-		set_error("key directory %s: not a directory", path);
-		return -ENOTDIR;
+	ret = fstat(fd, &st) < 0 ? -errno : 0;
+	/* A directory we just made may have been narrowed by the umask; one we cannot write is
+	 * useless. Only our own, private one is widened back. */
+	if (!ret && st.st_uid == geteuid() && !(st.st_mode & (S_IRWXG | S_IRWXO)) &&
+	    (st.st_mode & S_IRWXU) != S_IRWXU && fchmod(fd, 0700) < 0)
+		ret = -errno;
+	close(fd);
+	if (ret) {
+		set_error("key directory %s: %s", path, strerror(-ret));
+		return ret;
 	}
 	return check_private("key directory", path, &st, 0700);
 
@@ -133,7 +137,7 @@ __attribute__((format(printf, 2, 3))) static int format_path(char out[PATH_MAX],
 	n = vsnprintf(out, PATH_MAX, fmt, ap);
 	va_end(ap);
 	if (n < 0 || n >= PATH_MAX) {
-		set_error("key directory %s: path too long", key_dir);
+		set_error("key path %.64s...: too long", out);
 		return -ENAMETOOLONG;
 	}
 	return 0;
@@ -142,14 +146,14 @@ __attribute__((format(printf, 2, 3))) static int format_path(char out[PATH_MAX],
 /* One directory per kind of key: identities, the PSKs of pairs, named PSKs. */
 static const char *const key_subdirs[] = { "identity", "link", "psk" };
 
-int keystore_init(const char *dir)
+int keystore_open(const char *dir, struct keystore **out)
 {
+	struct keystore *ks;
 	char sub[PATH_MAX];
-	char *copy;
 	int ret;
 
+	*out = NULL;
 	last_error[0] = '\0';
-	keystore_finalise();
 	if (sodium_init() < 0) {
 		set_error("keystore: libsodium failed to initialise");
 		return -EIO;
@@ -157,12 +161,12 @@ int keystore_init(const char *dir)
 	ret = ensure_private_dir(dir);
 	if (ret)
 		return ret;
-	copy = strdup(dir);
-	if (!copy) {
+	ks = calloc(1, sizeof(*ks));
+	if (!ks || !(ks->dir = strdup(dir))) {
+		free(ks);
 		set_error("keystore: out of memory");
 		return -ENOMEM;
 	}
-	key_dir = copy;
 	for (size_t i = 0; !ret && i < sizeof(key_subdirs) / sizeof(key_subdirs[0]); i++) {
 		ret = format_path(sub, "%s/%s", dir, key_subdirs[i]);
 		if (!ret)
@@ -171,15 +175,20 @@ int keystore_init(const char *dir)
 		if (!ret)
 			atomic_file_remove_temps(sub);
 	}
-	if (ret)
-		keystore_finalise();
-	return ret;
+	if (ret) {
+		keystore_close(ks);
+		return ret;
+	}
+	*out = ks;
+	return 0;
 }
 
-void keystore_finalise(void)
+void keystore_close(struct keystore *ks)
 {
-	free(key_dir);
-	key_dir = NULL;
+	if (!ks)
+		return;
+	free(ks->dir);
+	free(ks);
 }
 
 void keystore_public_key(uint8_t pub[KEYSTORE_KEY_LEN], const uint8_t priv[KEYSTORE_KEY_LEN])
@@ -210,40 +219,57 @@ static int parse_key(const char *text, size_t len, uint8_t key[KEYSTORE_KEY_LEN]
 	return 0;
 }
 
+/* Opens the key file PATH, never through a symlink, and checks what was opened, not the path. */
 static int key_file_load(const char *path, uint8_t key[KEYSTORE_KEY_LEN])
 {
+	char text[KEY_FILE_MAX + 1];
 	struct stat st;
-	char *text = NULL;
 	size_t len = 0;
-	int ret;
+	ssize_t n;
+	int fd, ret;
 
-	if (lstat(path, &st) < 0) {
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		ret = errno == ELOOP ? -EBADMSG : -errno;
+		set_error("key file %s: %s", path,
+			  errno == ELOOP ? "a symbolic link, not a regular file" : strerror(errno));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0) {
 		ret = -errno;
 		set_error("key file %s: %s", path, strerror(errno));
-		return ret;
+		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		set_error("key file %s: not a regular file", path);
-		return -EBADMSG;
+		ret = -EBADMSG;
+		goto out;
 	}
 	ret = check_private("key file", path, &st, 0600);
 	if (ret)
-		return ret;
-	ret = atomic_file_read(path, KEY_FILE_MAX, &text, &len);
-	if (ret == -EFBIG) {
+		goto out;
+	while (len < sizeof(text) && (n = read(fd, text + len, sizeof(text) - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			set_error("key file %s: %s", path, strerror(errno));
+			goto out;
+		}
+		len += (size_t)n;
+	}
+	if (len > KEY_FILE_MAX) {
 		set_error("key file %s: not a base64 32-byte key (larger than %d bytes)", path,
 			  KEY_FILE_MAX);
-		return -EBADMSG;
-	}
-	if (ret) {
-		set_error("key file %s: %s", path, strerror(-ret));
-		return ret;
+		ret = -EBADMSG;
+		goto out;
 	}
 	ret = parse_key(text, len, key);
 	if (ret)
 		set_error("key file %s: not a base64 32-byte key", path);
-	sodium_memzero(text, len + 1);
-	free(text);
+out:
+	sodium_memzero(text, sizeof(text));
+	close(fd);
 	return ret;
 }
 
@@ -305,41 +331,35 @@ static int key_file_delete(const char *path)
 	return ret;
 }
 
-static int identity_path(char out[PATH_MAX], const char *ref)
+static int identity_path(const struct keystore *ks, char out[PATH_MAX], const char *ref)
 {
 	int ret;
 
 	last_error[0] = '\0';
-	ret = check_ready();
+	ret = check_ref(ref);
 	if (!ret)
-		ret = check_ref(ref);
-	if (!ret)
-		ret = format_path(out, "%s/identity/%s" IDENTITY_SUFFIX, key_dir, ref);
+		ret = format_path(out, "%s/identity/%s" IDENTITY_SUFFIX, ks->dir, ref);
 	return ret;
 }
 
-static int psk_ref_path(char out[PATH_MAX], const char *ref)
+static int psk_ref_path(const struct keystore *ks, char out[PATH_MAX], const char *ref)
 {
 	int ret;
 
 	last_error[0] = '\0';
-	ret = check_ready();
+	ret = check_ref(ref);
 	if (!ret)
-		ret = check_ref(ref);
-	if (!ret)
-		ret = format_path(out, "%s/psk/%s" PSK_REF_SUFFIX, key_dir, ref);
+		ret = format_path(out, "%s/psk/%s" PSK_REF_SUFFIX, ks->dir, ref);
 	return ret;
 }
 
 /* The smaller reference comes first so that both ends of a link name the same file. */
-static int link_path(char out[PATH_MAX], const char *a, const char *b)
+static int link_path(const struct keystore *ks, char out[PATH_MAX], const char *a, const char *b)
 {
 	int ret;
 
 	last_error[0] = '\0';
-	ret = check_ready();
-	if (!ret)
-		ret = check_ref(a);
+	ret = check_ref(a);
 	if (!ret)
 		ret = check_ref(b);
 	if (ret)
@@ -354,100 +374,101 @@ static int link_path(char out[PATH_MAX], const char *a, const char *b)
 		a = b;
 		b = t;
 	}
-	return format_path(out, "%s/link/%s+%s" LINK_SUFFIX, key_dir, a, b);
+	return format_path(out, "%s/link/%s+%s" LINK_SUFFIX, ks->dir, a, b);
 }
 
-int keystore_identity_get(const char *ref, bool create, uint8_t key[KEYSTORE_KEY_LEN],
-			  bool *created)
+int keystore_identity_get(struct keystore *ks, const char *ref, bool create,
+			  uint8_t key[KEYSTORE_KEY_LEN], bool *created)
 {
 	char path[PATH_MAX];
 	int ret;
 
 	if (created)
 		*created = false;
-	ret = identity_path(path, ref);
+	ret = identity_path(ks, path, ref);
 	if (ret)
 		return ret;
 	return key_file_get(path, create, generate_private_key, key, created);
 }
 
-int keystore_identity_put(const char *ref, const uint8_t key[KEYSTORE_KEY_LEN])
+int keystore_identity_put(struct keystore *ks, const char *ref, const uint8_t key[KEYSTORE_KEY_LEN])
 {
 	char path[PATH_MAX];
 	int ret;
 
-	ret = identity_path(path, ref);
+	ret = identity_path(ks, path, ref);
 	if (ret)
 		return ret;
 	return key_file_store(path, key);
 }
 
-int keystore_identity_delete(const char *ref)
+int keystore_identity_delete(struct keystore *ks, const char *ref)
 {
 	char path[PATH_MAX];
 	int ret;
 
-	ret = identity_path(path, ref);
+	ret = identity_path(ks, path, ref);
 	if (ret)
 		return ret;
 	return key_file_delete(path);
 }
 
-int keystore_psk_get(const char *a, const char *b, bool create, uint8_t psk[KEYSTORE_KEY_LEN],
-		     bool *created)
+int keystore_psk_get(struct keystore *ks, const char *a, const char *b, bool create,
+		     uint8_t psk[KEYSTORE_KEY_LEN], bool *created)
 {
 	char path[PATH_MAX];
 	int ret;
 
 	if (created)
 		*created = false;
-	ret = link_path(path, a, b);
+	ret = link_path(ks, path, a, b);
 	if (ret)
 		return ret;
 	return key_file_get(path, create, generate_psk, psk, created);
 }
 
-int keystore_psk_delete(const char *a, const char *b)
+int keystore_psk_delete(struct keystore *ks, const char *a, const char *b)
 {
 	char path[PATH_MAX];
 	int ret;
 
-	ret = link_path(path, a, b);
+	ret = link_path(ks, path, a, b);
 	if (ret)
 		return ret;
 	return key_file_delete(path);
 }
 
-int keystore_psk_ref_get(const char *ref, bool create, uint8_t psk[KEYSTORE_KEY_LEN], bool *created)
+int keystore_psk_ref_get(struct keystore *ks, const char *ref, bool create,
+			 uint8_t psk[KEYSTORE_KEY_LEN], bool *created)
 {
 	char path[PATH_MAX];
 	int ret;
 
 	if (created)
 		*created = false;
-	ret = psk_ref_path(path, ref);
+	ret = psk_ref_path(ks, path, ref);
 	if (ret)
 		return ret;
 	return key_file_get(path, create, generate_psk, psk, created);
 }
 
-int keystore_psk_ref_put(const char *ref, const uint8_t psk[KEYSTORE_KEY_LEN])
+int keystore_psk_ref_put(struct keystore *ks, const char *ref, const uint8_t psk[KEYSTORE_KEY_LEN])
 {
 	char path[PATH_MAX];
 	int ret;
 
-	ret = psk_ref_path(path, ref);
+	ret = psk_ref_path(ks, path, ref);
 	if (ret)
 		return ret;
 	return key_file_store(path, psk);
 }
 
-int keystore_psk_ref_delete(const char *ref)
+int keystore_psk_ref_delete(struct keystore *ks, const char *ref)
 {
 	char path[PATH_MAX];
 	int ret;
 
-	ret = psk_ref_path(path, ref);
+	ret = psk_ref_path(ks, path, ref);
 	if (ret)
 		return ret;
 	return key_file_delete(path);
@@ -467,7 +488,7 @@ static bool link_involves(const char *name, const char *ref)
 	       !strncmp(plus + 1, ref, ref_len);
 }
 
-int keystore_psk_delete_all(const char *ref)
+int keystore_psk_delete_all(struct keystore *ks, const char *ref)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
 	struct dirent *ent;
@@ -475,11 +496,9 @@ int keystore_psk_delete_all(const char *ref)
 	int ret;
 
 	last_error[0] = '\0';
-	ret = check_ready();
+	ret = check_ref(ref);
 	if (!ret)
-		ret = check_ref(ref);
-	if (!ret)
-		ret = format_path(dir, "%s/link", key_dir);
+		ret = format_path(dir, "%s/link", ks->dir);
 	if (ret)
 		return ret;
 	d = opendir(dir);
@@ -533,15 +552,14 @@ static int key_name_cmp(const struct dirent **a, const struct dirent **b)
 
 /* Lists the key files of subdirectory SUB that FILTER accepts into *NAMES (free each and the
  * array), in name order; writes the directory's path into DIR. Returns the count or -errno. */
-static int list_key_files(const char *sub, int (*filter)(const struct dirent *), char dir[PATH_MAX],
+static int list_key_files(const struct keystore *ks, const char *sub,
+			  int (*filter)(const struct dirent *), char dir[PATH_MAX],
 			  struct dirent ***names)
 {
 	int n, ret;
 
 	last_error[0] = '\0';
-	ret = check_ready();
-	if (!ret)
-		ret = format_path(dir, "%s/%s", key_dir, sub);
+	ret = format_path(dir, "%s/%s", ks->dir, sub);
 	if (ret)
 		return ret;
 	n = scandir(dir, names, filter, key_name_cmp);
@@ -560,7 +578,8 @@ static void free_names(struct dirent **names, int n)
 	free(names);
 }
 
-int keystore_identity_foreach(int (*fn)(const char *ref, const uint8_t pub[KEYSTORE_KEY_LEN],
+int keystore_identity_foreach(struct keystore *ks,
+			      int (*fn)(const char *ref, const uint8_t pub[KEYSTORE_KEY_LEN],
 					void *ctx),
 			      void *ctx)
 {
@@ -569,7 +588,7 @@ int keystore_identity_foreach(int (*fn)(const char *ref, const uint8_t pub[KEYST
 	struct dirent **names = NULL;
 	int n, i, ret = 0;
 
-	n = list_key_files("identity", identity_name_filter, dir, &names);
+	n = list_key_files(ks, "identity", identity_name_filter, dir, &names);
 	if (n < 0)
 		return n;
 	for (i = 0; i < n && !ret; i++) {
@@ -595,13 +614,13 @@ int keystore_identity_foreach(int (*fn)(const char *ref, const uint8_t pub[KEYST
 	return ret;
 }
 
-int keystore_psk_ref_foreach(int (*fn)(const char *ref, void *ctx), void *ctx)
+int keystore_psk_ref_foreach(struct keystore *ks, int (*fn)(const char *ref, void *ctx), void *ctx)
 {
 	char dir[PATH_MAX], ref[KEYSTORE_REF_MAX + 1];
 	struct dirent **names = NULL;
 	int n, i, ret = 0;
 
-	n = list_key_files("psk", psk_ref_name_filter, dir, &names);
+	n = list_key_files(ks, "psk", psk_ref_name_filter, dir, &names);
 	if (n < 0)
 		return n;
 	for (i = 0; i < n && !ret; i++) {

@@ -7,6 +7,8 @@
 
 struct fake_link fake_links[FAKE_LINKS_MAX];
 int fake_fail_link_create, fake_fail_peer_set;
+/* The ports fake links get when the driver leaves the choice to the kernel. */
+static uint16_t next_port = 40000;
 
 struct fake_link *fake_link_find(const char *ifname)
 {
@@ -49,7 +51,7 @@ static int take_error(int *e)
 	return ret;
 }
 
-static int link_create(const struct wg_device *dev)
+static int link_create(const struct wg_device *dev, uint16_t *port)
 {
 	struct fake_link *l = NULL;
 	int ret = take_error(&fake_fail_link_create);
@@ -65,6 +67,9 @@ static int link_create(const struct wg_device *dev)
 		return -ENOSPC;
 	l->used = true;
 	l->dev = *dev;
+	if (!l->dev.listen_port)
+		l->dev.listen_port = next_port++;
+	*port = l->dev.listen_port;
 	l->dev.peers = calloc(dev->n_peers + 1, sizeof(*dev->peers));
 	if (dev->n_peers)
 		memcpy(l->dev.peers, dev->peers, dev->n_peers * sizeof(*dev->peers));
@@ -115,6 +120,18 @@ static int peer_remove(const struct wg_link_ref *ref, const uint8_t pub[WG_KEY_L
 	return 0;
 }
 
+static int peers_apply(const struct wg_link_ref *ref, const struct wg_peer *set, size_t n_set,
+		       const uint8_t (*remove)[WG_KEY_LEN], size_t n_remove)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < n_set; i++)
+		ret = peer_set(ref, &set[i]);
+	for (size_t i = 0; !ret && i < n_remove; i++)
+		ret = peer_remove(ref, remove[i]);
+	return ret;
+}
+
 static int device_get(const struct wg_link_ref *ref, struct wg_device *out)
 {
 	struct fake_link *l = fake_link_find(ref->ifname);
@@ -162,6 +179,7 @@ const struct backend_ops fake_backend = {
 	.link_delete = link_delete,
 	.peer_set = peer_set,
 	.peer_remove = peer_remove,
+	.peers_apply = peers_apply,
 	.device_get = device_get,
 	.link_exists = link_exists,
 	.device_set = device_set,

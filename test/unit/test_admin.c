@@ -5,11 +5,14 @@
 #include "admin.h"
 #include "api.h"
 #include "backends.h"
+#include "helper_daemon.h"
 #include "helper_fake_backend.h"
 #include "state.h"
 #include "unit.h"
 
-#include <ftw.h>
+#include <errno.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -21,47 +24,37 @@
 #define WG_PRIVATE "cLMkp+z2dGVJB4YiHSJAUC+DmhKcPwhPJGdO484FTF8="
 #define WG_PUBLIC  "gE+QCd+ZTlRsaW+HGdmzoKJHEZjLoM3tFghZob1Tjw4="
 
-static char dir[64];
+static struct test_daemon td;
+static const char *dir = td.dir;
 static struct admin_text out;
 static char err[ERRMSG_LEN];
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static void setup(void)
 {
-	char keys[128];
-
-	strcpy(dir, "/tmp/unit-admin-XXXXXX");
-	if (!mkdtemp(dir))
-		abort();
-	snprintf(keys, sizeof(keys), "%s/keys", dir);
-	if (state_init(dir, err) || keystore_init(keys))
-		abort();
-	backends_set_default(&fake_backend, "fake: unit test");
 	fake_reset();
+	test_daemon_init(&td, &fake_backend);
 }
 
 static void teardown(void)
 {
 	admin_text_free(&out);
-	network_finalise();
-	keystore_finalise();
+	test_daemon_destroy(&td);
 	fake_reset();
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Runs REQUEST; returns its status and leaves its lines in OUT (emptied first). */
 static int run(const char *request)
 {
 	char buf[ADMIN_REQUEST_MAX + 1];
+	int ret;
 
 	admin_text_free(&out);
 	err[0] = '\0';
 	snprintf(buf, sizeof(buf), "%s", request);
-	return admin_cmd_run(buf, &out, err);
+	wgd_lock(&td.d);
+	ret = admin_cmd_run(&td.d, buf, &out, err);
+	wgd_unlock(&td.d);
+	return ret;
 }
 
 static const char *text(void)
@@ -128,8 +121,8 @@ UNIT_TEST(keys_in_use_stay)
 	setup();
 	CHECK_EQ_INT(run("generate identity db\n"), 0);
 	CHECK_EQ_INT(run("generate psk p1\n"), 0);
-	free(api_handle("/NetworkDriver.CreateNetwork", net, strlen(net)));
-	free(api_handle("/NetworkDriver.CreateEndpoint", ep, strlen(ep)));
+	json_decref(test_daemon_call(&td, "NetworkDriver.CreateNetwork", net));
+	json_decref(test_daemon_call(&td, "NetworkDriver.CreateEndpoint", ep));
 	CHECK_EQ_INT(run("delete identity web\n"), -EBUSY);
 	CHECK_STR_CONTAINS(err, "identity web is in use by endpoint aaaaaaaaaaaa");
 	CHECK_EQ_INT(run("delete psk p1\n"), -EBUSY);
@@ -159,21 +152,104 @@ static void exchange(const struct sockaddr_un *addr, const char *request, char *
 UNIT_TEST(socket_round_trip)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct admin *a = NULL;
 	char reply[256];
 	struct stat st;
 
 	setup();
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/wgctl.sock", dir);
-	CHECK_EQ_INT(admin_start(addr.sun_path, err), 0);
+	CHECK_EQ_INT(admin_start(&td.d, addr.sun_path, &a, err), 0);
 	CHECK(!stat(addr.sun_path, &st) && (st.st_mode & 0777) == 0600);
 	exchange(&addr, "generate identity x\n", reply, sizeof(reply));
 	CHECK(strlen(reply) == 3 + 45 && !strncmp(reply, "ok\n", 3));
 	exchange(&addr, "generate identity x\n", reply, sizeof(reply));
 	CHECK_STR_CONTAINS(reply, "error identity x exists already");
-	admin_stop();
+	admin_stop(a);
 	CHECK(access(addr.sun_path, F_OK) != 0);
 	teardown();
 }
 
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* A client that sends a byte now and then gets ADMIN_TIMEOUT_MS in all, not per byte: before,
+ * one that kept trickling held the socket, and every other wgctl, for as long as it liked. */
+UNIT_TEST(a_slow_client_gets_one_deadline_in_all)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct admin *a = NULL;
+	long long start, took = 0;
+	char reply[256];
+	ssize_t n;
+	int fd;
+
+	setup();
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/wgctl.sock", dir);
+	CHECK_EQ_INT(admin_start(&td.d, addr.sun_path, &a, err), 0);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(!connect(fd, (const struct sockaddr *)&addr, sizeof(addr)));
+	start = now_ms();
+	/* One byte every 500 ms, for up to three deadlines, until the daemon answers. */
+	for (int i = 0; i < 3 * ADMIN_TIMEOUT_MS / 500; i++) {
+		if (send(fd, "l", 1, MSG_NOSIGNAL) != 1)
+			break;
+		n = recv(fd, reply, sizeof(reply) - 1, MSG_DONTWAIT);
+		if (n > 0 || (n < 0 && errno != EAGAIN)) {
+			reply[n > 0 ? n : 0] = '\0';
+			break;
+		}
+		usleep(500 * 1000);
+	}
+	took = now_ms() - start;
+	close(fd);
+	CHECK(took < ADMIN_TIMEOUT_MS + 1500);
+	/* And the next client is served. */
+	exchange(&addr, "list\n", reply, sizeof(reply));
+	CHECK(!strncmp(reply, "ok\n", 3));
+	admin_stop(a);
+	teardown();
+}
+
+/* Out of descriptors, accept() fails at once for as long as a client waits: the thread must back
+ * off, not spin (before, it took a whole core). */
+UNIT_TEST(a_failing_accept_does_not_spin)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct timespec cpu0, cpu1;
+	struct rlimit old, low;
+	struct admin *a = NULL;
+	long long used;
+	int fd, spare;
+
+	setup();
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/wgctl.sock", dir);
+	CHECK_EQ_INT(admin_start(&td.d, addr.sun_path, &a, err), 0);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(!connect(fd, (const struct sockaddr *)&addr, sizeof(addr)));
+	/* The lowest limit that keeps the descriptors open now: the next one fails. */
+	spare = dup(0);
+	close(spare);
+	getrlimit(RLIMIT_NOFILE, &old);
+	low = old;
+	low.rlim_cur = (rlim_t)spare;
+	CHECK(!setrlimit(RLIMIT_NOFILE, &low));
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu0);
+	usleep(1000 * 1000);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu1);
+	CHECK(!setrlimit(RLIMIT_NOFILE, &old));
+	used = (cpu1.tv_sec - cpu0.tv_sec) * 1000LL + (cpu1.tv_nsec - cpu0.tv_nsec) / 1000000;
+	CHECK(used < 300);
+	close(fd);
+	admin_stop(a);
+	teardown();
+}
+
 UNIT_MAIN("admin", UNIT_CASE(generate_import_list_export_delete), UNIT_CASE(bad_requests),
-	  UNIT_CASE(keys_in_use_stay), UNIT_CASE(socket_round_trip))
+	  UNIT_CASE(keys_in_use_stay), UNIT_CASE(socket_round_trip),
+	  UNIT_CASE(a_slow_client_gets_one_deadline_in_all),
+	  UNIT_CASE(a_failing_accept_does_not_spin))

@@ -3,14 +3,15 @@
 #include "../../driver/api.c"
 
 #include "backends.h"
+#include "helper_daemon.h"
 #include "helper_fake_backend.h"
 #include "keystore.h"
 #include "peers.h"
+#include "peersync.h"
 #include "state.h"
 #include "unit.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <sodium.h>
 #include <unistd.h>
 
@@ -20,46 +21,46 @@
 #define EID_B "bbbbbbbbbbbb0000000000000000000000000000000000000000000000000000"
 #define EID_C "cccccccccccc0000000000000000000000000000000000000000000000000000"
 
-static char dir[64];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
+static struct test_daemon td;
+static const char *dir = td.dir;
 
 static void setup(void)
 {
-	char err[ERRMSG_LEN], keys[128];
-
-	strcpy(dir, "/tmp/unit-api-XXXXXX");
-	if (!mkdtemp(dir))
-		abort();
-	snprintf(keys, sizeof(keys), "%s/keys", dir);
-	if (state_init(dir, err) || keystore_init(keys))
-		abort();
-	backends_set_default(&fake_backend, "fake: unit test");
 	fake_reset();
+	test_daemon_init(&td, &fake_backend);
 }
 
 static void teardown(void)
 {
-	network_finalise();
-	keystore_finalise();
+	test_daemon_destroy(&td);
 	fake_reset();
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 /* Calls METHOD with BODY and returns the parsed answer (decref it). */
 static json_t *call(const char *method, const char *body)
 {
-	char path[128], *text;
-	json_t *j;
+	return test_daemon_call(&td, method, body);
+}
 
-	snprintf(path, sizeof(path), "/%s", method);
-	text = api_handle(path, body, strlen(body));
-	j = text ? json_loads(text, 0, NULL) : NULL;
+/* EndpointOperInfo with BODY, without running the peer work queued. */
+static json_t *api_call_noflush(const char *body)
+{
+	char *text = api_handle(&td.d, "/NetworkDriver.EndpointOperInfo", body, strlen(body));
+	json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+
 	free(text);
 	return j;
+}
+
+/* Reads the state directory again, as a restarted daemon does. */
+static int load(void)
+{
+	int ret;
+
+	wgd_lock(&td.d);
+	ret = state_load(&td.d);
+	wgd_unlock(&td.d);
+	return ret;
 }
 
 static const char *err_of(json_t *j)
@@ -131,7 +132,7 @@ static bool ids_call(const char *method, const char *nid, const char *eid)
 
 static struct endpoint *ep_of(const char *nid, const char *eid)
 {
-	struct network *n = network_find(nid);
+	struct network *n = network_find(&td.d, nid);
 
 	return n ? endpoint_find(n, eid) : NULL;
 }
@@ -177,6 +178,33 @@ static int count_files(const char *sub)
 	return n;
 }
 
+static const char *info_of(const char *eid, const char *field)
+{
+	static char value[256];
+	char body[256];
+	json_t *j;
+
+	snprintf(body, sizeof(body), "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"%s\"}", eid);
+	j = call("NetworkDriver.EndpointOperInfo", body);
+	snprintf(value, sizeof(value), "%s",
+		 json_string_value(json_object_get(json_object_get(j, "Value"), field)) ?: "");
+	json_decref(j);
+	return value;
+}
+
+static long pending_of(const char *eid)
+{
+	char body[256];
+	json_t *j;
+	long n;
+
+	snprintf(body, sizeof(body), "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"%s\"}", eid);
+	j = api_call_noflush(body);
+	n = (long)json_integer_value(json_object_get(json_object_get(j, "Value"), "peers_pending"));
+	json_decref(j);
+	return n;
+}
+
 UNIT_TEST(test_handshake_calls)
 {
 	json_t *j;
@@ -211,11 +239,11 @@ UNIT_TEST(test_network_options)
 		  "{\"NetworkID\":\"" NID "\",\"Options\":{\"com.docker.network.generic\":"
 		  "{\"wg.psk\":\"maybe\"}}}",
 		  "option \"wg.psk\": expected on or off");
-	CHECK(network_find(NID) == NULL);
+	CHECK(network_find(&td.d, NID) == NULL);
 	CHECK_EQ_INT(count_files("networks"), 0);
 	CHECK(create_network(NID,
 			     "{\"com.docker.network.driver.mtu\":\"1380\",\"wg.psk\":\"off\"}"));
-	n = network_find(NID);
+	n = network_find(&td.d, NID);
 	CHECK(n && n->opts.mtu == 1380 && !n->opts.psk);
 	/* The same again is fine; other options for the same ID are not. */
 	CHECK(create_network(NID,
@@ -224,7 +252,7 @@ UNIT_TEST(test_network_options)
 		  "{\"NetworkID\":\"" NID "\",\"Options\":{\"com.docker.network.generic\":{}}}",
 		  "exists already with other options");
 	CHECK(create_network(NID2, "{}"));
-	n = network_find(NID2);
+	n = network_find(&td.d, NID2);
 	CHECK(n && n->opts.mtu == 1420 && n->opts.psk);
 	CHECK_EQ_INT(count_files("networks"), 2);
 	teardown();
@@ -275,7 +303,7 @@ UNIT_TEST(test_bad_requests_change_nothing)
 		  "exists already");
 	snapshot(after, sizeof(after));
 	CHECK(!strcmp(before, after));
-	CHECK(network_find(NID)->endpoints->next == NULL);
+	CHECK(network_find(&td.d, NID)->endpoints->next == NULL);
 	/* The engine's cleanup calls succeed for IDs the driver does not know. */
 	CHECK(ids_call("NetworkDriver.Leave", NID, EID_C));
 	CHECK(ids_call("NetworkDriver.DeleteEndpoint", NID2, EID_C));
@@ -378,38 +406,82 @@ UNIT_TEST(test_psk_off)
 	teardown();
 }
 
-UNIT_TEST(test_failed_join_rolls_back)
+UNIT_TEST(test_failed_link_leaves_nothing)
 {
 	char before[4096], after[4096];
-	struct endpoint *ea;
 
 	setup();
 	CHECK(create_network(NID, "{}"));
 	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", ""));
 	CHECK(create_endpoint(NID, EID_B, "10.7.0.3/24", ""));
 	json_decref(join(NID, EID_A));
-	ea = ep_of(NID, EID_A);
 	snapshot(before, sizeof(before));
-	/* B's link comes up but A cannot be told about it: B must not stay half-joined. */
-	fake_fail_peer_set = -EIO;
+	fake_fail_link_create = -EPERM;
 	check_err("NetworkDriver.Join",
 		  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_B "\",\"SandboxKey\":\"/x\"}",
-		  "adding peer");
-	CHECK_EQ_INT(fake_link_count(), 1);
-	CHECK(!ep_of(NID, EID_B)->joined);
-	CHECK_EQ_INT(fake_link_find(ea->ifname)->dev.n_peers, 0);
-	fake_fail_link_create = -EADDRINUSE;
-	check_err("NetworkDriver.Join",
-		  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_B "\",\"SandboxKey\":\"/x\"}",
-		  "Address already in use");
+		  "Operation not permitted");
 	CHECK_EQ_INT(fake_link_count(), 1);
 	snapshot(after, sizeof(after));
-	/* The failed attempts may have kept B's chosen port and the A–B PSK; nothing else. */
+	/* The failed attempt may have made the A–B PSK; nothing else. */
 	CHECK(!ep_of(NID, EID_B)->joined);
+	CHECK_EQ_INT(fake_link_find(ep_of(NID, EID_A)->ifname)->dev.n_peers, 0);
 	/* The next Join works. */
 	json_decref(join(NID, EID_B));
 	CHECK(ep_of(NID, EID_B)->joined);
+	CHECK_EQ_INT(fake_link_find(ep_of(NID, EID_A)->ifname)->dev.n_peers, 1);
+	teardown();
+}
+
+/* A port someone else bound between the choice and the link's bind: another one is taken. */
+UNIT_TEST(test_port_taken_meanwhile_is_chosen_again)
+{
+	setup();
+	td.d.port_min = 50000;
+	td.d.port_max = 50001;
+	CHECK(create_network(NID, "{}"));
+	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", ""));
+	CHECK(create_endpoint(NID, EID_B, "10.7.0.3/24", ""));
+	CHECK(create_endpoint(NID, EID_C, "10.7.0.4/24", ""));
+	fake_fail_link_create = -EADDRINUSE;
+	json_decref(join(NID, EID_A));
+	CHECK(ep_of(NID, EID_A)->joined);
+	json_decref(join(NID, EID_B));
+	CHECK(ep_of(NID, EID_B)->joined);
+	CHECK(ep_of(NID, EID_A)->listen_port >= 50000 && ep_of(NID, EID_A)->listen_port <= 50001);
+	CHECK(ep_of(NID, EID_B)->listen_port >= 50000 && ep_of(NID, EID_B)->listen_port <= 50001);
+	CHECK(ep_of(NID, EID_A)->listen_port != ep_of(NID, EID_B)->listen_port);
+	/* The range is full: the error says what to do. */
+	check_err("NetworkDriver.Join",
+		  "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_C "\",\"SandboxKey\":\"/x\"}",
+		  "every UDP port of WG_PORTS 50000-50001 is in use");
+	CHECK(!ep_of(NID, EID_C)->joined);
+	teardown();
+}
+
+/* The other links learn a new endpoint after its Join has answered; a link that cannot be told
+ * now is told when its backend works again. */
+UNIT_TEST(test_peers_that_cannot_be_told_now_are_told_later)
+{
+	struct endpoint *ea, *eb;
+
+	setup();
+	CHECK(create_network(NID, "{}"));
+	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", ""));
+	CHECK(create_endpoint(NID, EID_B, "10.7.0.3/24", ""));
+	json_decref(join(NID, EID_A));
+	fake_fail_peer_set = -EIO;
+	CHECK(call_ok("NetworkDriver.Join", "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_B
+					    "\",\"SandboxKey\":\"/x\"}"));
+	ea = ep_of(NID, EID_A);
+	eb = ep_of(NID, EID_B);
+	CHECK(eb->joined);
+	CHECK_EQ_INT(fake_link_find(eb->ifname)->dev.n_peers, 1);
+	CHECK_EQ_INT(fake_link_find(ea->ifname)->dev.n_peers, 0);
+	CHECK_EQ_INT(pending_of(EID_A), 1);
+	peersync_flush(&td.d);
 	CHECK_EQ_INT(fake_link_find(ea->ifname)->dev.n_peers, 1);
+	CHECK(fake_peer_find(fake_link_find(ea->ifname), eb->public_key) != NULL);
+	CHECK_EQ_INT(pending_of(EID_A), 0);
 	teardown();
 }
 
@@ -452,15 +524,15 @@ UNIT_TEST(test_state_survives_restart)
 	json_decref(join(NID, EID_A));
 	ea = ep_of(NID, EID_A);
 	memcpy(pub_a, ea->public_key, WG_KEY_LEN);
-	network_finalise();
-	CHECK(network_find(NID) == NULL);
-	CHECK_EQ_INT(state_load(), 1);
+	test_daemon_restart(&td);
+	CHECK(network_find(&td.d, NID) == NULL);
+	CHECK_EQ_INT(load(), 1);
 	ea = ep_of(NID, EID_A);
 	CHECK(ea && ea->joined && ea->listen_port && ea->addr6.family == AF_INET6);
 	CHECK(ea && !memcmp(ea->public_key, pub_a, WG_KEY_LEN));
 	CHECK(ep_of(NID, EID_B) && !ep_of(NID, EID_B)->joined);
-	CHECK_EQ_INT(network_find(NID)->opts.mtu, 1400);
-	CHECK(network_find(NID)->endpoints == ea);
+	CHECK_EQ_INT(network_find(&td.d, NID)->opts.mtu, 1400);
+	CHECK(network_find(&td.d, NID)->endpoints == ea);
 	j = call("NetworkDriver.EndpointOperInfo",
 		 "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"" EID_A "\"}");
 	CHECK_STR_CONTAINS(json_string_value(
@@ -484,10 +556,10 @@ UNIT_TEST(test_corrupt_state_file_is_skipped)
 	f = fopen(path, "w");
 	fputs("{\"version\":1,\"id\":", f);
 	fclose(f);
-	network_finalise();
-	CHECK_EQ_INT(state_load(), 1);
-	CHECK(network_find(NID) != NULL);
-	CHECK(network_find(NID2) == NULL);
+	test_daemon_restart(&td);
+	CHECK_EQ_INT(load(), 1);
+	CHECK(network_find(&td.d, NID) != NULL);
+	CHECK(network_find(&td.d, NID2) == NULL);
 	teardown();
 }
 
@@ -502,9 +574,9 @@ UNIT_TEST(test_no_secret_in_answers)
 	CHECK(create_network(NID, "{}"));
 	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", ""));
 	ea = ep_of(NID, EID_A);
-	CHECK(!keystore_identity_get(ea->key_ref, false, key, NULL));
+	CHECK(!keystore_identity_get(td.d.keys, ea->key_ref, false, key, NULL));
 	sodium_bin2base64(b64, sizeof(b64), key, WG_KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
-	text = api_handle("/NetworkDriver.EndpointOperInfo", req, strlen(req));
+	text = api_handle(&td.d, "/NetworkDriver.EndpointOperInfo", req, strlen(req));
 	CHECK(text && !strstr(text, b64));
 	CHECK_STR_CONTAINS(text, "public_key");
 	free(text);
@@ -519,10 +591,10 @@ static int other_creates, other_peer_sets;
 static char other_peer_link[IFNAMSIZ];
 static bool other_missing;
 
-static int other_link_create(const struct wg_device *dev)
+static int other_link_create(const struct wg_device *dev, uint16_t *port)
 {
 	other_creates++;
-	return fake_backend.link_create(dev);
+	return fake_backend.link_create(dev, port);
 }
 
 static int other_peer_set(const struct wg_link_ref *link, const struct wg_peer *peer)
@@ -530,6 +602,18 @@ static int other_peer_set(const struct wg_link_ref *link, const struct wg_peer *
 	other_peer_sets++;
 	snprintf(other_peer_link, sizeof(other_peer_link), "%s", link->ifname);
 	return fake_backend.peer_set(link, peer);
+}
+
+static int other_peers_apply(const struct wg_link_ref *link, const struct wg_peer *set,
+			     size_t n_set, const uint8_t (*remove)[WG_KEY_LEN], size_t n_remove)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < n_set; i++)
+		ret = other_peer_set(link, &set[i]);
+	for (size_t i = 0; !ret && i < n_remove; i++)
+		ret = fake_backend.peer_remove(link, remove[i]);
+	return ret;
 }
 
 static int other_probe(char *why, size_t len)
@@ -546,23 +630,10 @@ static void setup_other(void)
 	other.name = "other";
 	other.link_create = other_link_create;
 	other.peer_set = other_peer_set;
+	other.peers_apply = other_peers_apply;
 	other_creates = other_peer_sets = 0;
 	other_missing = false;
-	CHECK_EQ_INT(backends_add(&other, other_probe), 0);
-}
-
-static const char *info_of(const char *eid, const char *field)
-{
-	static char value[256];
-	char body[256];
-	json_t *j;
-
-	snprintf(body, sizeof(body), "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"%s\"}", eid);
-	j = call("NetworkDriver.EndpointOperInfo", body);
-	snprintf(value, sizeof(value), "%s",
-		 json_string_value(json_object_get(json_object_get(j, "Value"), field)) ?: "");
-	json_decref(j);
-	return value;
+	CHECK_EQ_INT(backends_add(&td.d.backends, &other, other_probe), 0);
 }
 
 UNIT_TEST(test_backend_options)
@@ -579,12 +650,12 @@ UNIT_TEST(test_backend_options)
 		  "{\"wg.backend\":\"other\"}}}",
 		  "option \"wg.backend\": the other backend cannot run on this host: module other "
 		  "is not loaded");
-	CHECK(network_find(NID) == NULL);
+	CHECK(network_find(&td.d, NID) == NULL);
 	CHECK_EQ_INT(count_files("networks"), 0);
 	/* The module is there now: no restart needed. */
 	other_missing = false;
 	CHECK(create_network(NID, "{\"wg.backend\":\"other\"}"));
-	CHECK(network_find(NID) && network_find(NID)->opts.backend == &other);
+	CHECK(network_find(&td.d, NID) && network_find(&td.d, NID)->opts.backend == &other);
 	check_err("NetworkDriver.CreateNetwork",
 		  "{\"NetworkID\":\"" NID "\",\"Options\":{\"com.docker.network.generic\":{}}}",
 		  "exists already with other options");
@@ -592,9 +663,9 @@ UNIT_TEST(test_backend_options)
 	CHECK(ep_of(NID, EID_A)->backend == &other);
 	CHECK_STR_CONTAINS(info_of(EID_A, "backend"), "other");
 	CHECK_STR_CONTAINS(info_of(EID_A, "backend_reason"), "wg.backend");
-	network_finalise();
-	CHECK_EQ_INT(state_load(), 1);
-	CHECK(network_find(NID)->opts.backend == &other);
+	test_daemon_restart(&td);
+	CHECK_EQ_INT(load(), 1);
+	CHECK(network_find(&td.d, NID)->opts.backend == &other);
 	CHECK(ep_of(NID, EID_A)->backend == &other);
 	teardown();
 }
@@ -654,15 +725,15 @@ UNIT_TEST(test_mixed_backends)
 	json_decref(j);
 	CHECK_EQ_INT(other_peer_sets, 1);
 	CHECK(!strcmp(other_peer_link, "wg-bbbbbbbbbbbb"));
-	network_finalise();
-	CHECK_EQ_INT(state_load(), 1);
+	test_daemon_restart(&td);
+	CHECK_EQ_INT(load(), 1);
 	CHECK(ep_of(NID, EID_A)->backend == &fake_backend);
 	CHECK(ep_of(NID, EID_B)->backend == &other);
 	/* Restarted with the other default: A, created on the old default, stays on it. */
-	network_finalise();
-	backends_set_default(&other, "other: the new default");
-	CHECK_EQ_INT(backends_add(&fake_backend, NULL), 0);
-	CHECK_EQ_INT(state_load(), 1);
+	test_daemon_restart(&td);
+	backends_set_default(&td.d.backends, &other, "other: the new default");
+	CHECK_EQ_INT(backends_add(&td.d.backends, &fake_backend, NULL), 0);
+	CHECK_EQ_INT(load(), 1);
 	CHECK(ep_of(NID, EID_A)->backend == &fake_backend);
 	CHECK(ep_of(NID, EID_B)->backend == &other);
 	teardown();
@@ -671,7 +742,9 @@ UNIT_TEST(test_mixed_backends)
 UNIT_MAIN("api", UNIT_CASE(test_handshake_calls), UNIT_CASE(test_network_options),
 	  UNIT_CASE(test_bad_requests_change_nothing), UNIT_CASE(test_join_answer),
 	  UNIT_CASE(test_peers_mesh_and_psk), UNIT_CASE(test_psk_off),
-	  UNIT_CASE(test_failed_join_rolls_back), UNIT_CASE(test_delete_leaves_nothing),
-	  UNIT_CASE(test_state_survives_restart), UNIT_CASE(test_corrupt_state_file_is_skipped),
-	  UNIT_CASE(test_no_secret_in_answers), UNIT_CASE(test_backend_options),
-	  UNIT_CASE(test_mixed_backends))
+	  UNIT_CASE(test_failed_link_leaves_nothing),
+	  UNIT_CASE(test_port_taken_meanwhile_is_chosen_again),
+	  UNIT_CASE(test_peers_that_cannot_be_told_now_are_told_later),
+	  UNIT_CASE(test_delete_leaves_nothing), UNIT_CASE(test_state_survives_restart),
+	  UNIT_CASE(test_corrupt_state_file_is_skipped), UNIT_CASE(test_no_secret_in_answers),
+	  UNIT_CASE(test_backend_options), UNIT_CASE(test_mixed_backends))

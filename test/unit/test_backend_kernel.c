@@ -15,6 +15,9 @@
 static bool in_private_netns;
 static bool kernel_has_wireguard;
 
+/* The port the last link_create reports. */
+static uint16_t port;
+
 UNIT_TEST(enter_private_netns)
 {
 	in_private_netns = unshare(CLONE_NEWNET) == 0;
@@ -138,7 +141,7 @@ UNIT_TEST(without_wireguard_everything_fails_cleanly)
 
 	UNIT_SKIP_IF(!in_private_netns || kernel_has_wireguard,
 		     "this kernel has WireGuard (checked on hosts without it)");
-	CHECK_EQ_INT(backend_kernel.link_create(&dev), -EOPNOTSUPP);
+	CHECK_EQ_INT(backend_kernel.link_create(&dev, &port), -EOPNOTSUPP);
 	CHECK(!rtnl_link_exists("wgunit0"));
 	CHECK_EQ_INT(backend_kernel.link_delete("wgunit0"), 0);
 	CHECK_EQ_INT(backend_kernel.peer_set(&ref, &peer), -EPROTONOSUPPORT);
@@ -271,10 +274,10 @@ UNIT_TEST(kernel_link_lifecycle_in_the_host_namespace)
 	for (unsigned i = 0; i < 3; i++)
 		make_peer(&peers[i], i);
 
-	CHECK_EQ_INT(backend_kernel.link_create(&dev), 0);
+	CHECK_EQ_INT(backend_kernel.link_create(&dev, &port), 0);
 	CHECK(rtnl_link_exists("wgunit1"));
 	CHECK_EQ_INT(link_mtu("wgunit1"), 1380);
-	CHECK_EQ_INT(backend_kernel.link_create(&dev), -EEXIST);
+	CHECK_EQ_INT(backend_kernel.link_create(&dev, &port), -EEXIST);
 	CHECK(rtnl_link_exists("wgunit1")); /* the failed create left the existing link alone */
 	CHECK(backend_kernel.link_exists(&ref));
 
@@ -335,7 +338,7 @@ UNIT_TEST(kernel_link_with_many_peers)
 	randombytes_buf(dev.private_key, WG_KEY_LEN);
 	for (unsigned i = 0; i < n; i++)
 		make_peer(&peers[i], i);
-	CHECK_EQ_INT(backend_kernel.link_create(&dev), 0);
+	CHECK_EQ_INT(backend_kernel.link_create(&dev, &port), 0);
 	CHECK_EQ_INT(backend_kernel.device_get(&ref, &got), 0);
 	CHECK_EQ_INT(got.n_peers, n);
 	for (unsigned i = 0; i < n; i++)
@@ -355,7 +358,7 @@ UNIT_TEST(kernel_link_create_failure_leaves_nothing)
 	UNIT_SKIP_IF(!in_private_netns || !kernel_has_wireguard, "no WireGuard in this kernel");
 	make_peer(&peer, 1);
 	peer.allowedips[0].cidr = 40;
-	CHECK_EQ_INT(backend_kernel.link_create(&dev), -EINVAL);
+	CHECK_EQ_INT(backend_kernel.link_create(&dev, &port), -EINVAL);
 	CHECK(!rtnl_link_exists("wgunit3"));
 }
 
@@ -381,8 +384,8 @@ UNIT_TEST(kernel_link_found_in_sandbox_by_public_key)
 	crypto_scalarmult_base(public_key, dev.private_key);
 	randombytes_buf(other.private_key, WG_KEY_LEN);
 	crypto_scalarmult_base(other_key, other.private_key);
-	CHECK_EQ_INT(backend_kernel.link_create(&other), 0);
-	CHECK_EQ_INT(backend_kernel.link_create(&dev), 0);
+	CHECK_EQ_INT(backend_kernel.link_create(&other, &port), 0);
+	CHECK_EQ_INT(backend_kernel.link_create(&dev, &port), 0);
 	CHECK_EQ_INT(link_move("wgunit5", sandbox, "wg0"), 0);
 	CHECK_EQ_INT(link_move("wgunit4", sandbox, "wg1"), 0);
 	CHECK(!rtnl_link_exists("wgunit4"));
@@ -448,8 +451,8 @@ UNIT_TEST(kernel_links_with_one_key_found_by_port)
 	randombytes_buf(first.private_key, WG_KEY_LEN);
 	memcpy(second.private_key, first.private_key, WG_KEY_LEN);
 	crypto_scalarmult_base(public_key, first.private_key);
-	CHECK_EQ_INT(backend_kernel.link_create(&first), 0);
-	CHECK_EQ_INT(backend_kernel.link_create(&second), 0);
+	CHECK_EQ_INT(backend_kernel.link_create(&first, &port), 0);
+	CHECK_EQ_INT(backend_kernel.link_create(&second, &port), 0);
 	CHECK_EQ_INT(link_move("wgunit6", sandbox, "wg0"), 0);
 	CHECK_EQ_INT(link_move("wgunit7", sandbox, "wg1"), 0);
 
@@ -499,7 +502,7 @@ UNIT_TEST(kernel_device_set_in_sandbox_rekeys_and_replaces_peers)
 		make_peer(&peers[i], 10 + i);
 	randombytes_buf(dev.private_key, WG_KEY_LEN);
 	crypto_scalarmult_base(old_key, dev.private_key);
-	CHECK_EQ_INT(backend_kernel.link_create(&dev), 0);
+	CHECK_EQ_INT(backend_kernel.link_create(&dev, &port), 0);
 	CHECK_EQ_INT(link_move("wgunit8", sandbox, "wg0"), 0);
 
 	/* new key; peers 1 and 2 instead of 0 and 1 */

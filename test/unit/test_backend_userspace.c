@@ -153,7 +153,7 @@ static int node_create(const struct test_node *node, const struct test_node *pee
 		dev.peers = &peer;
 		dev.n_peers = 1;
 	}
-	err = backend_userspace.link_create(&dev);
+	err = backend_userspace.link_create(&dev, &(uint16_t){ 0 });
 	sodium_memzero(&dev, sizeof(dev));
 	return err;
 }

@@ -3,13 +3,16 @@
  * resolution against a fake engine on a Unix socket. */
 #include "../../driver/engine.c"
 
+#include "api.h"
 #include "backends.h"
+#include "helper_daemon.h"
 #include "helper_fake_backend.h"
+#include "peersync.h"
 #include "keystore.h"
 #include "state.h"
 #include "unit.h"
 
-#include <ftw.h>
+#include <time.h>
 
 #define NID		"1111111111111111111111111111111111111111111111111111111111111111"
 #define EID_WEB		"aaaaaaaaaaaa0000000000000000000000000000000000000000000000000000"
@@ -24,7 +27,11 @@ struct fake_route {
 };
 
 static struct fake_route routes[FAKE_ROUTES_MAX];
-static char dir[64], engine_path[128];
+static struct test_daemon td;
+static const char *dir = td.dir;
+static char engine_path[128];
+/* The resolver's state for the tests that call its functions directly. */
+static struct engine eng;
 static int engine_fd = -1, requests;
 static pthread_t engine_thread;
 
@@ -64,7 +71,7 @@ static void fake_engine_start(void)
 	if (engine_fd < 0 || bind(engine_fd, (struct sockaddr *)&addr, sizeof(addr)) ||
 	    listen(engine_fd, 8) || pthread_create(&engine_thread, NULL, fake_engine, NULL))
 		abort();
-	strcpy(socket_path, engine_path);
+	strcpy(eng.socket_path, engine_path);
 }
 
 static void fake_engine_stop(void)
@@ -75,23 +82,15 @@ static void fake_engine_stop(void)
 	engine_fd = -1;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static void setup(void)
 {
-	char err[ERRMSG_LEN], keys[128];
-
-	strcpy(dir, "/tmp/unit-engine-XXXXXX");
-	if (!mkdtemp(dir))
-		abort();
-	snprintf(keys, sizeof(keys), "%s/keys", dir);
-	if (state_init(dir, err) || keystore_init(keys) || pipe2(stop_pipe, O_CLOEXEC))
-		abort();
-	backends_set_default(&fake_backend, "fake: unit test");
 	fake_reset();
+	test_daemon_init(&td, &fake_backend);
+	memset(&eng, 0, sizeof(eng));
+	eng.d = &td.d;
+	eng.timeout_ms = ENGINE_TIMEOUT_MS;
+	if (pipe2(eng.stop_pipe, O_CLOEXEC))
+		abort();
 	memset(routes, 0, sizeof(routes));
 	requests = 0;
 	fake_engine_start();
@@ -100,15 +99,13 @@ static void setup(void)
 static void teardown(void)
 {
 	fake_engine_stop();
-	if (stop_pipe[0] >= 0) {
-		close(stop_pipe[0]);
-		close(stop_pipe[1]);
-		stop_pipe[0] = stop_pipe[1] = -1;
+	if (eng.stop_pipe[0] >= 0) {
+		close(eng.stop_pipe[0]);
+		close(eng.stop_pipe[1]);
+		eng.stop_pipe[0] = eng.stop_pipe[1] = -1;
 	}
-	network_finalise();
-	keystore_finalise();
+	test_daemon_destroy(&td);
 	fake_reset();
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 static json_t *parse(const char *text)
@@ -194,14 +191,14 @@ UNIT_TEST(engine_get_over_a_socket)
 	routes[1] = (struct fake_route){ "/containers/y/json",
 					 "HTTP/1.0 404 Not Found\r\n\r\n{\"message\":\"no\"}" };
 	routes[2] = (struct fake_route){ "/slow", NULL };
-	CHECK_EQ_INT(engine_get("/networks/x", &status, &j), 0);
+	CHECK_EQ_INT(engine_get(&eng, "/networks/x", &status, &j), 0);
 	CHECK(status == 200 && j && !strcmp(json_string_value(json_object_get(j, "Name")), "n"));
 	json_decref(j);
-	CHECK_EQ_INT(engine_get("/containers/y/json", &status, &j), 0);
+	CHECK_EQ_INT(engine_get(&eng, "/containers/y/json", &status, &j), 0);
 	CHECK(status == 404 && j == NULL);
 	/* A stop interrupts a call the engine does not answer. */
-	CHECK_EQ_INT(write(stop_pipe[1], "x", 1), 1);
-	CHECK_EQ_INT(engine_get("/slow", &status, &j), -ECANCELED);
+	CHECK_EQ_INT(write(eng.stop_pipe[1], "x", 1), 1);
+	CHECK_EQ_INT(engine_get(&eng, "/slow", &status, &j), -ECANCELED);
 	teardown();
 }
 
@@ -210,7 +207,8 @@ static const char *call(const char *path, const char *body)
 	static char *answer;
 
 	free(answer);
-	answer = api_handle(path, body, strlen(body));
+	answer = api_handle(&td.d, path, body, strlen(body));
+	peersync_flush(&td.d);
 	return answer;
 }
 
@@ -219,9 +217,9 @@ static bool resolved(const char *eid, int timeout_ms)
 	bool done = false;
 
 	for (int i = 0; i < timeout_ms / 20 && !done; i++) {
-		api_lock();
-		done = !endpoint_find(network_find(NID), eid)->pending;
-		api_unlock();
+		wgd_lock(&td.d);
+		done = !endpoint_find(network_find(&td.d, NID), eid)->pending;
+		wgd_unlock(&td.d);
 		if (!done)
 			poll(NULL, 0, 20);
 	}
@@ -232,11 +230,9 @@ UNIT_TEST(resolves_labels_and_links_after_join)
 {
 	char err[ERRMSG_LEN];
 	struct endpoint *web, *db;
+	struct engine *e = NULL;
 
 	setup();
-	close(stop_pipe[0]);
-	close(stop_pipe[1]);
-	stop_pipe[0] = stop_pipe[1] = -1;
 	routes[0] = (struct fake_route){
 		"/networks/" NID,
 		"HTTP/1.0 200 OK\r\n\r\n{\"Name\":\"proj_secure\",\"Containers\":{\"" CID_WEB
@@ -254,7 +250,7 @@ UNIT_TEST(resolves_labels_and_links_after_join)
 		"\"NetworkSettings\":{\"Networks\":{\"proj_secure\":{\"EndpointID\":\"" EID_DB
 		"\"}}}}"
 	};
-	CHECK_EQ_INT(engine_start(engine_path, err), 0);
+	CHECK_EQ_INT(engine_start(&td.d, engine_path, &e, err), 0);
 	CHECK(strstr(call("/NetworkDriver.CreateNetwork",
 			  "{\"NetworkID\":\"" NID "\",\"Options\":{\"com.docker.network.generic\":"
 			  "{\"wg.policy\":\"links\"}}}"),
@@ -276,30 +272,99 @@ UNIT_TEST(resolves_labels_and_links_after_join)
 			  "\",\"SandboxKey\":\"/x\"}"),
 		     "SrcName"));
 	CHECK(resolved(EID_WEB, 5000));
-	api_lock();
-	web = endpoint_find(network_find(NID), EID_WEB);
-	db = endpoint_find(network_find(NID), EID_DB);
+	peersync_flush(&td.d);
+	wgd_lock(&td.d);
+	web = endpoint_find(network_find(&td.d, NID), EID_WEB);
+	db = endpoint_find(network_find(&td.d, NID), EID_DB);
 	CHECK(!strcmp(web->key_ref, "web") && web->links.n == 1 &&
 	      !strcmp(web->links.v[0].peer, "db"));
 	CHECK_EQ_INT(fake_link_find(web->ifname)->dev.n_peers, 1);
 	CHECK(fake_peer_find(fake_link_find(db->ifname), web->public_key) != NULL);
-	api_unlock();
-	engine_stop();
+	wgd_unlock(&td.d);
+	engine_stop(e);
 	CHECK_EQ_INT(requests, 3);
 	teardown();
 }
 
 UNIT_TEST(no_socket_no_resolver)
 {
+	struct engine *e = (struct engine *)1;
 	char err[ERRMSG_LEN];
 
-	CHECK_EQ_INT(engine_start("/dev/null", err), 0);
-	CHECK(!running);
-	CHECK_EQ_INT(engine_start(NULL, err), 0);
-	CHECK(!running);
-	engine_stop();
+	setup();
+	CHECK_EQ_INT(engine_start(&td.d, "/dev/null", &e, err), 0);
+	CHECK(e == NULL && td.d.resolve == NULL);
+	CHECK_EQ_INT(engine_start(&td.d, NULL, &e, err), 0);
+	CHECK(e == NULL);
+	engine_stop(e);
+	teardown();
+}
+
+static long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* An engine whose backlog is full (it stopped accepting): connect() blocked without end before;
+ * now the call fails at its deadline. The alarm ends a test that would hang. */
+UNIT_TEST(a_call_to_an_engine_that_does_not_accept_is_bounded)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int lfd, fill[64], n = 0, status;
+	long long start;
+	json_t *j = NULL;
+
+	setup();
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/stuck.sock", dir);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(!bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) && !listen(lfd, 0));
+	/* Fill the backlog with connections no one accepts. */
+	for (; n < 64; n++) {
+		fill[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(fill[n], (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+			close(fill[n]);
+			break;
+		}
+	}
+	strcpy(eng.socket_path, addr.sun_path);
+	eng.timeout_ms = 500;
+	alarm(10);
+	start = now_ms();
+	CHECK_EQ_INT(engine_get(&eng, "/networks/x", &status, &j), -ETIMEDOUT);
+	CHECK(now_ms() - start < 1500);
+	alarm(0);
+	for (int i = 0; i < n; i++)
+		close(fill[i]);
+	close(lfd);
+	teardown();
+}
+
+/* An answer larger than any inspect: refused before it is parsed (an 8 MiB one cost 618 MiB). */
+UNIT_TEST(an_oversized_answer_is_refused_unparsed)
+{
+	static const char head[] = "HTTP/1.0 200 OK\r\n\r\n[";
+	size_t len = sizeof(head) - 1 + ENGINE_REPLY_MAX + 16;
+	char *big = malloc(len + 1);
+	json_t *j = NULL;
+	int status = 0;
+
+	setup();
+	memcpy(big, head, sizeof(head) - 1);
+	for (size_t i = sizeof(head) - 1; i < len; i += 2)
+		memcpy(big + i, "1,", 2);
+	big[len] = '\0';
+	routes[0] = (struct fake_route){ "/networks/big", big };
+	CHECK_EQ_INT(engine_get(&eng, "/networks/big", &status, &j), -EFBIG);
+	CHECK(j == NULL);
+	teardown();
+	free(big);
 }
 
 UNIT_MAIN("engine", UNIT_CASE(network_lists_the_container), UNIT_CASE(container_links_and_labels),
 	  UNIT_CASE(http_replies), UNIT_CASE(engine_get_over_a_socket),
-	  UNIT_CASE(resolves_labels_and_links_after_join), UNIT_CASE(no_socket_no_resolver))
+	  UNIT_CASE(resolves_labels_and_links_after_join), UNIT_CASE(no_socket_no_resolver),
+	  UNIT_CASE(a_call_to_an_engine_that_does_not_accept_is_bounded),
+	  UNIT_CASE(an_oversized_answer_is_refused_unparsed))

@@ -5,13 +5,14 @@
 
 #include "api.h"
 #include "backends.h"
+#include "helper_daemon.h"
 #include "helper_fake_backend.h"
 #include "keystore.h"
 #include "peers.h"
+#include "peersync.h"
 #include "state.h"
 #include "unit.h"
 
-#include <ftw.h>
 #include <sodium.h>
 #include <unistd.h>
 
@@ -20,42 +21,49 @@
 #define EID_B "bbbbbbbbbbbb0000000000000000000000000000000000000000000000000000"
 #define EID_C "cccccccccccc0000000000000000000000000000000000000000000000000000"
 
-static char dir[64];
+static struct test_daemon td;
+static const char *dir = td.dir;
 static const struct endpoint *requested;
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void record_request(const struct endpoint *ep)
+static void record_request(void *ctx, const struct endpoint *ep)
 {
 	requested = ep;
 }
 
 static void setup(bool with_resolver)
 {
-	char err[ERRMSG_LEN], keys[128];
-
-	strcpy(dir, "/tmp/unit-identity-XXXXXX");
-	if (!mkdtemp(dir))
-		abort();
-	snprintf(keys, sizeof(keys), "%s/keys", dir);
-	if (state_init(dir, err) || keystore_init(keys))
-		abort();
-	backends_set_default(&fake_backend, "fake: unit test");
-	endpoint_set_resolver(with_resolver ? record_request : NULL);
-	requested = NULL;
 	fake_reset();
+	test_daemon_init(&td, &fake_backend);
+	td.d.resolve = with_resolver ? record_request : NULL;
+	requested = NULL;
 }
 
 static void teardown(void)
 {
-	endpoint_set_resolver(NULL);
-	network_finalise();
-	keystore_finalise();
+	test_daemon_destroy(&td);
 	fake_reset();
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* endpoint_resolve as the engine resolver calls it, and the peer programming it queues. */
+static int resolve(struct endpoint *c, const char *key, struct link_set *links, char *err)
+{
+	int ret;
+
+	wgd_lock(&td.d);
+	ret = endpoint_resolve(c, key, links, err);
+	wgd_unlock(&td.d);
+	peersync_flush(&td.d);
+	return ret;
+}
+
+static int load(void)
+{
+	int ret;
+
+	wgd_lock(&td.d);
+	ret = state_load(&td.d);
+	wgd_unlock(&td.d);
+	return ret;
 }
 
 /* Calls METHOD with the request J (taken); returns the Err or NULL. The text is kept until the
@@ -68,7 +76,8 @@ static const char *call(const char *method, json_t *j)
 
 	free(answer);
 	snprintf(path, sizeof(path), "/NetworkDriver.%s", method);
-	answer = api_handle(path, body, strlen(body));
+	answer = api_handle(&td.d, path, body, strlen(body));
+	peersync_flush(&td.d);
 	free(body);
 	json_decref(j);
 	a = json_loads(answer, 0, NULL);
@@ -108,7 +117,7 @@ static const char *delete (const char *eid)
 
 static struct endpoint *ep(const char *eid)
 {
-	return endpoint_find(network_find(NID), eid);
+	return endpoint_find(network_find(&td.d, NID), eid);
 }
 
 static struct fake_link *link_of(const char *eid)
@@ -153,7 +162,7 @@ UNIT_TEST(mesh_with_named_keys_and_psk)
 
 	setup(false);
 	create_network("mesh");
-	CHECK(!keystore_psk_ref_get("shared", true, psk, NULL));
+	CHECK(!keystore_psk_ref_get(td.d.keys, "shared", true, psk, NULL));
 	CHECK(!create(EID_A, "10.7.0.2/24", "{\"wg.key\":\"a\"}"));
 	CHECK(!create(EID_B, "10.7.0.3/24", "{\"wg.key\":\"b\",\"wg.links\":\"a:shared\"}"));
 	CHECK(!create(EID_C, "10.7.0.4/24", "{}"));
@@ -233,20 +242,20 @@ UNIT_TEST(waiting_endpoint_has_no_peers_until_resolved)
 	CHECK(key_file("identity", gen));
 	/* What the resolver found: label wireguard.key=web, a link to db. */
 	CHECK(!links_add(&links, "db", NULL));
-	CHECK_EQ_INT(endpoint_resolve(c, "web", &links, err), 0);
+	CHECK_EQ_INT(resolve(c, "web", &links, err), 0);
 	CHECK(!c->pending && !strcmp(c->key_ref, "web") && links.n == 0 && c->links.n == 1);
-	CHECK(!keystore_identity_get("web", false, priv, NULL));
+	CHECK(!keystore_identity_get(td.d.keys, "web", false, priv, NULL));
 	CHECK(!memcmp(link_of(EID_C)->dev.private_key, priv, WG_KEY_LEN));
 	sodium_memzero(priv, sizeof(priv));
 	CHECK_EQ_INT(link_of(EID_C)->dev.n_peers, 1);
 	CHECK(fake_peer_find(link_of(EID_A), c->public_key) != NULL);
 	CHECK(!key_file("identity", gen));
 	/* Resolved once is resolved: a second call changes nothing. */
-	CHECK_EQ_INT(endpoint_resolve(c, "other", &links, err), 0);
+	CHECK_EQ_INT(resolve(c, "other", &links, err), 0);
 	CHECK(!strcmp(c->key_ref, "web"));
 	/* And it is on disk. */
-	network_finalise();
-	CHECK_EQ_INT(state_load(), 1);
+	test_daemon_restart(&td);
+	CHECK_EQ_INT(load(), 1);
 	CHECK(!ep(EID_C)->pending && !strcmp(ep(EID_C)->links.v[0].peer, "db"));
 	teardown();
 }
@@ -263,20 +272,46 @@ UNIT_TEST(failed_resolution_keeps_waiting)
 	CHECK(!create(EID_C, "10.7.0.4/24", "{}"));
 	CHECK(!join(EID_A) && !join(EID_C));
 	c = ep(EID_C);
-	CHECK_EQ_INT(endpoint_resolve(c, "db", &links, err), -EEXIST);
+	CHECK_EQ_INT(resolve(c, "db", &links, err), -EEXIST);
 	CHECK_STR_CONTAINS(err,
 			   "label wireguard.key: key \"db\" is in use by endpoint aaaaaaaaaaaa");
-	CHECK(c->pending && !strcmp(c->key_ref, EID_C));
-	fake_fail_peer_set = -EIO;
-	CHECK_EQ_INT(endpoint_resolve(c, "web", &links, err), -EIO);
 	CHECK(c->pending && !strcmp(c->key_ref, EID_C));
 	CHECK_EQ_INT(link_of(EID_C)->dev.n_peers, 0);
 	CHECK_EQ_INT(link_of(EID_A)->dev.n_peers, 0);
 	CHECK(!key_file("identity", "web.key"));
 	/* Without a label it keeps its generated key; under mesh it peers with everyone. */
-	CHECK_EQ_INT(endpoint_resolve(c, NULL, &links, err), 0);
+	CHECK_EQ_INT(resolve(c, NULL, &links, err), 0);
 	CHECK(!c->pending && !strcmp(c->key_ref, EID_C));
 	CHECK_EQ_INT(link_of(EID_A)->dev.n_peers, 1);
+	CHECK_EQ_INT(link_of(EID_C)->dev.n_peers, 1);
+	teardown();
+}
+
+/* The link of a resolved endpoint gets its new key and its peers even when the backend fails at
+ * first: the work is retried, and the endpoint is not left waiting for a backend's hiccup. */
+UNIT_TEST(resolution_is_programmed_when_the_backend_works_again)
+{
+	struct link_set links = { 0 };
+	char err[ERRMSG_LEN];
+	uint8_t priv[WG_KEY_LEN];
+	struct endpoint *c;
+
+	setup(true);
+	create_network("mesh");
+	CHECK(!create(EID_A, "10.7.0.2/24", "{\"wg.key\":\"db\"}"));
+	CHECK(!create(EID_C, "10.7.0.4/24", "{}"));
+	CHECK(!join(EID_A) && !join(EID_C));
+	c = ep(EID_C);
+	fake_fail_peer_set = -EIO;
+	CHECK_EQ_INT(resolve(c, "web", &links, err), 0);
+	CHECK(!c->pending && !strcmp(c->key_ref, "web"));
+	CHECK_EQ_INT(link_of(EID_A)->dev.n_peers, 0);
+	peersync_flush(&td.d);
+	CHECK_EQ_INT(link_of(EID_A)->dev.n_peers, 1);
+	CHECK(fake_peer_find(link_of(EID_A), c->public_key) != NULL);
+	CHECK(!keystore_identity_get(td.d.keys, "web", false, priv, NULL));
+	CHECK(!memcmp(link_of(EID_C)->dev.private_key, priv, WG_KEY_LEN));
+	sodium_memzero(priv, sizeof(priv));
 	teardown();
 }
 
@@ -287,7 +322,7 @@ UNIT_TEST(state_files_without_the_new_keys_load)
 	FILE *f;
 
 	setup(false);
-	CHECK(!keystore_identity_get(EID_A, true, key, NULL));
+	CHECK(!keystore_identity_get(td.d.keys, EID_A, true, key, NULL));
 	sodium_memzero(key, sizeof(key));
 	snprintf(path, sizeof(path), "%s/networks/%s.json", dir, NID);
 	f = fopen(path, "w");
@@ -297,8 +332,8 @@ UNIT_TEST(state_files_without_the_new_keys_load)
 	      "\"joined\":false}]}",
 	      f);
 	fclose(f);
-	CHECK_EQ_INT(state_load(), 1);
-	CHECK(network_find(NID)->opts.policy == NETWORK_POLICY_MESH);
+	CHECK_EQ_INT(load(), 1);
+	CHECK(network_find(&td.d, NID)->opts.policy == NETWORK_POLICY_MESH);
 	CHECK(ep(EID_A) && !ep(EID_A)->pending && ep(EID_A)->links.n == 0);
 	CHECK(!endpoint_key_named(ep(EID_A)));
 	teardown();
@@ -309,4 +344,5 @@ UNIT_MAIN("identity", UNIT_CASE(links_policy_peers_only_linked),
 	  UNIT_CASE(refusals_change_nothing),
 	  UNIT_CASE(waiting_endpoint_has_no_peers_until_resolved),
 	  UNIT_CASE(failed_resolution_keeps_waiting),
+	  UNIT_CASE(resolution_is_programmed_when_the_backend_works_again),
 	  UNIT_CASE(state_files_without_the_new_keys_load))

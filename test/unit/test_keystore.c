@@ -5,6 +5,8 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 
 /* Computed with `wg genkey | tee priv | wg pubkey`. */
 #define WG_PRIVATE "cLMkp+z2dGVJB4YiHSJAUC+DmhKcPwhPJGdO484FTF8="
@@ -15,6 +17,21 @@
 
 static char tmp_dir[64];
 static char key_root[128];
+static struct keystore *ks;
+
+/* Opens the keystore at DIR as the one the tests use, closing the previous one. */
+static int ks_open(const char *dir)
+{
+	keystore_close(ks);
+	ks = NULL;
+	return keystore_open(dir, &ks);
+}
+
+static void ks_close(void)
+{
+	keystore_close(ks);
+	ks = NULL;
+}
 
 static void setup(void)
 {
@@ -29,7 +46,7 @@ static void setup(void)
 static void setup_keystore(void)
 {
 	setup();
-	if (keystore_init(key_root)) {
+	if (ks_open(key_root)) {
 		fprintf(stderr, "keystore_init %s: %s\n", key_root, keystore_error());
 		exit(2);
 	}
@@ -39,7 +56,7 @@ static void teardown(void)
 {
 	char cmd[128];
 
-	keystore_finalise();
+	ks_close();
 	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", tmp_dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "  cannot remove %s\n", tmp_dir);
@@ -96,12 +113,12 @@ UNIT_TEST(init_creates_private_directories)
 	mode_t old_umask = umask(022);
 
 	setup();
-	CHECK_EQ_INT(keystore_init(key_root), 0);
+	CHECK_EQ_INT(ks_open(key_root), 0);
 	CHECK_EQ_INT(mode_of(key_root), 0700);
 	CHECK_EQ_INT(mode_of(key_path("identity")), 0700);
 	CHECK_EQ_INT(mode_of(key_path("link")), 0700);
 	CHECK_EQ_INT(mode_of(key_path("psk")), 0700);
-	CHECK_EQ_INT(keystore_init(key_root), 0);
+	CHECK_EQ_INT(ks_open(key_root), 0);
 	CHECK(!strcmp(keystore_error(), ""));
 	umask(old_umask);
 	teardown();
@@ -116,16 +133,16 @@ UNIT_TEST(init_removes_temps_of_interrupted_writes)
 	FILE *f;
 
 	setup();
-	CHECK_EQ_INT(keystore_init(key_root), 0);
-	CHECK_EQ_INT(keystore_identity_get("db", true, key, NULL), 0);
+	CHECK_EQ_INT(ks_open(key_root), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "db", true, key, NULL), 0);
 	snprintf(temp, sizeof(temp), "%s/.web.key.Ab12Cd", key_path("identity"));
 	f = fopen(temp, "w");
 	CHECK(f != NULL);
 	if (f)
 		fclose(f);
-	CHECK_EQ_INT(keystore_init(key_root), 0);
+	CHECK_EQ_INT(ks_open(key_root), 0);
 	CHECK(access(temp, F_OK) != 0);
-	CHECK_EQ_INT(keystore_identity_get("db", false, key, NULL), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "db", false, key, NULL), 0);
 	sodium_memzero(key, sizeof(key));
 	teardown();
 }
@@ -135,21 +152,21 @@ UNIT_TEST(init_refuses_shared_directory)
 	setup();
 	CHECK_EQ_INT(mkdir(key_root, 0700), 0);
 	CHECK_EQ_INT(chmod(key_root, 0755), 0);
-	CHECK_EQ_INT(keystore_init(key_root), -EPERM);
+	CHECK_EQ_INT(ks_open(key_root), -EPERM);
 	CHECK_STR_CONTAINS(keystore_error(), key_root);
 	CHECK_STR_CONTAINS(keystore_error(), "mode 0755, expected 0700");
-	CHECK_EQ_INT(keystore_identity_delete("web"), -EINVAL);
+	CHECK(ks == NULL);
 
 	CHECK_EQ_INT(chmod(key_root, 0700), 0);
-	CHECK_EQ_INT(keystore_init(key_root), 0);
+	CHECK_EQ_INT(ks_open(key_root), 0);
 	CHECK_EQ_INT(chmod(key_path("link"), 0710), 0);
-	CHECK_EQ_INT(keystore_init(key_root), -EPERM);
+	CHECK_EQ_INT(ks_open(key_root), -EPERM);
 	CHECK_STR_CONTAINS(keystore_error(), "/link: mode 0710");
 
 	CHECK_EQ_INT(chmod(key_path("link"), 0700), 0);
 	if (geteuid() == 0) {
 		CHECK_EQ_INT(chown(key_root, 65534, 65534), 0);
-		CHECK_EQ_INT(keystore_init(key_root), -EPERM);
+		CHECK_EQ_INT(ks_open(key_root), -EPERM);
 		CHECK_STR_CONTAINS(keystore_error(), "owned by uid 65534, expected 0");
 	}
 	teardown();
@@ -159,11 +176,11 @@ UNIT_TEST(init_refuses_missing_parent_and_files)
 {
 	setup();
 	snprintf(key_root, sizeof(key_root), "%s/no/keys", tmp_dir);
-	CHECK_EQ_INT(keystore_init(key_root), -ENOENT);
+	CHECK_EQ_INT(ks_open(key_root), -ENOENT);
 	CHECK_STR_CONTAINS(keystore_error(), key_root);
 	snprintf(key_root, sizeof(key_root), "%s/file", tmp_dir);
 	close(open(key_root, O_WRONLY | O_CREAT, 0600));
-	CHECK_EQ_INT(keystore_init(key_root), -ENOTDIR);
+	CHECK_EQ_INT(ks_open(key_root), -ENOTDIR);
 	CHECK_STR_CONTAINS(keystore_error(), "not a directory");
 	teardown();
 }
@@ -176,17 +193,17 @@ UNIT_TEST(identity_get_or_create)
 	size_t len = 0;
 
 	setup_keystore();
-	CHECK_EQ_INT(keystore_identity_get("web", false, first, &created), -ENOENT);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", false, first, &created), -ENOENT);
 	CHECK(!created);
-	CHECK_EQ_INT(keystore_identity_get("web", true, first, &created), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", true, first, &created), 0);
 	CHECK(created);
 	CHECK((first[0] & 7) == 0 && (first[31] & 0xc0) == 0x40);
-	CHECK_EQ_INT(keystore_identity_get("web", true, again, &created), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", true, again, &created), 0);
 	CHECK(!created);
 	CHECK(!memcmp(first, again, KEYSTORE_KEY_LEN));
-	CHECK_EQ_INT(keystore_identity_get("web", false, again, NULL), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", false, again, NULL), 0);
 	CHECK(!memcmp(first, again, KEYSTORE_KEY_LEN));
-	CHECK_EQ_INT(keystore_identity_get("db", true, other, NULL), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "db", true, other, NULL), 0);
 	CHECK(memcmp(first, other, KEYSTORE_KEY_LEN));
 
 	CHECK_EQ_INT(mode_of(key_path("identity/web.key")), 0600);
@@ -209,9 +226,9 @@ UNIT_TEST(identity_put_replaces_and_delete)
 
 	setup_keystore();
 	decode(key, WG_PRIVATE);
-	CHECK_EQ_INT(keystore_identity_get("web", true, got, NULL), 0);
-	CHECK_EQ_INT(keystore_identity_put("web", key), 0);
-	CHECK_EQ_INT(keystore_identity_get("web", false, got, NULL), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", true, got, NULL), 0);
+	CHECK_EQ_INT(keystore_identity_put(ks, "web", key), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", false, got, NULL), 0);
 	CHECK(!memcmp(key, got, KEYSTORE_KEY_LEN));
 	n = scandir(key_path("identity"), &names, NULL, alphasort);
 	CHECK_EQ_INT(n, 3); /* ".", "..", "web.key": no temp files left */
@@ -219,10 +236,10 @@ UNIT_TEST(identity_put_replaces_and_delete)
 		free(names[n]);
 	free(names);
 
-	CHECK_EQ_INT(keystore_identity_delete("web"), 0);
+	CHECK_EQ_INT(keystore_identity_delete(ks, "web"), 0);
 	CHECK(!exists("identity/web.key"));
-	CHECK_EQ_INT(keystore_identity_get("web", false, got, NULL), -ENOENT);
-	CHECK_EQ_INT(keystore_identity_delete("web"), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", false, got, NULL), -ENOENT);
+	CHECK_EQ_INT(keystore_identity_delete(ks, "web"), 0);
 	teardown();
 }
 
@@ -232,11 +249,11 @@ UNIT_TEST(key_file_written_by_wg_is_read)
 
 	setup_keystore();
 	write_text("identity/web.key", WG_PRIVATE "\n", 0600);
-	CHECK_EQ_INT(keystore_identity_get("web", false, key, NULL), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", false, key, NULL), 0);
 	decode(want, WG_PRIVATE);
 	CHECK(!memcmp(key, want, KEYSTORE_KEY_LEN));
 	write_text("identity/web.key", WG_PRIVATE, 0400);
-	CHECK_EQ_INT(keystore_identity_get("web", false, key, NULL), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", false, key, NULL), 0);
 	CHECK(!memcmp(key, want, KEYSTORE_KEY_LEN));
 	teardown();
 }
@@ -262,7 +279,7 @@ UNIT_TEST(corrupt_key_files_are_refused)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		write_text("identity/web.key", bad[i], 0600);
 		memset(key, 0xaa, sizeof(key));
-		CHECK_EQ_INT(keystore_identity_get("web", true, key, &created), -EBADMSG);
+		CHECK_EQ_INT(keystore_identity_get(ks, "web", true, key, &created), -EBADMSG);
 		CHECK(!created);
 		CHECK(is_zero(key));
 		CHECK_STR_CONTAINS(keystore_error(), key_path("identity/web.key"));
@@ -271,12 +288,12 @@ UNIT_TEST(corrupt_key_files_are_refused)
 	memset(big, 'A', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	write_text("identity/web.key", big, 0600);
-	CHECK_EQ_INT(keystore_identity_get("web", false, key, NULL), -EBADMSG);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", false, key, NULL), -EBADMSG);
 	CHECK_STR_CONTAINS(keystore_error(), "not a base64 32-byte key");
 
 	CHECK_EQ_INT(unlink(key_path("identity/web.key")), 0);
 	CHECK_EQ_INT(mkdir(key_path("identity/web.key"), 0700), 0);
-	CHECK_EQ_INT(keystore_identity_get("web", true, key, NULL), -EBADMSG);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", true, key, NULL), -EBADMSG);
 	CHECK_STR_CONTAINS(keystore_error(), "not a regular file");
 	teardown();
 }
@@ -286,14 +303,14 @@ UNIT_TEST(wrong_mode_is_refused)
 	uint8_t key[KEYSTORE_KEY_LEN];
 
 	setup_keystore();
-	CHECK_EQ_INT(keystore_identity_get("web", true, key, NULL), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", true, key, NULL), 0);
 	CHECK_EQ_INT(chmod(key_path("identity/web.key"), 0644), 0);
-	CHECK_EQ_INT(keystore_identity_get("web", true, key, NULL), -EPERM);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", true, key, NULL), -EPERM);
 	CHECK(is_zero(key));
 	CHECK_STR_CONTAINS(keystore_error(), key_path("identity/web.key"));
 	CHECK_STR_CONTAINS(keystore_error(), "mode 0644, expected 0600");
 	CHECK_EQ_INT(chmod(key_path("identity/web.key"), 0600), 0);
-	CHECK_EQ_INT(keystore_identity_get("web", false, key, NULL), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", false, key, NULL), 0);
 	CHECK(!strcmp(keystore_error(), ""));
 	teardown();
 }
@@ -304,16 +321,16 @@ UNIT_TEST(failed_write_keeps_old_key)
 	char moved[PATH_MAX];
 
 	setup_keystore();
-	CHECK_EQ_INT(keystore_identity_get("web", true, key, NULL), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", true, key, NULL), 0);
 	decode(got, WG_PRIVATE);
 	snprintf(moved, sizeof(moved), "%s/identity.away", tmp_dir);
 	CHECK_EQ_INT(rename(key_path("identity"), moved), 0);
-	CHECK_EQ_INT(keystore_identity_put("web", got), -ENOENT);
+	CHECK_EQ_INT(keystore_identity_put(ks, "web", got), -ENOENT);
 	CHECK_STR_CONTAINS(keystore_error(), "identity/web.key: cannot write");
-	CHECK_EQ_INT(keystore_identity_get("db", true, got, NULL), -ENOENT);
+	CHECK_EQ_INT(keystore_identity_get(ks, "db", true, got, NULL), -ENOENT);
 	CHECK(is_zero(got));
 	CHECK_EQ_INT(rename(moved, key_path("identity")), 0);
-	CHECK_EQ_INT(keystore_identity_get("web", false, got, NULL), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", false, got, NULL), 0);
 	CHECK(!memcmp(key, got, KEYSTORE_KEY_LEN));
 	CHECK(!exists("identity/db.key"));
 	teardown();
@@ -340,16 +357,16 @@ UNIT_TEST(references)
 	CHECK(!keystore_ref_valid(long_ref));
 
 	setup_keystore();
-	CHECK_EQ_INT(keystore_identity_get("../x", true, key, NULL), -EINVAL);
+	CHECK_EQ_INT(keystore_identity_get(ks, "../x", true, key, NULL), -EINVAL);
 	CHECK_STR_CONTAINS(keystore_error(), "key reference \"../x\"");
 	CHECK_STR_CONTAINS(keystore_error(), "a-z 0-9 . _ -");
-	CHECK_EQ_INT(keystore_identity_put("Web", key), -EINVAL);
+	CHECK_EQ_INT(keystore_identity_put(ks, "Web", key), -EINVAL);
 	CHECK_STR_CONTAINS(keystore_error(), "\"Web\"");
-	CHECK_EQ_INT(keystore_psk_get("web", "a/b", true, key, NULL), -EINVAL);
+	CHECK_EQ_INT(keystore_psk_get(ks, "web", "a/b", true, key, NULL), -EINVAL);
 	CHECK_STR_CONTAINS(keystore_error(), "\"a/b\"");
-	CHECK_EQ_INT(keystore_identity_get("x\n", true, key, NULL), -EINVAL);
+	CHECK_EQ_INT(keystore_identity_get(ks, "x\n", true, key, NULL), -EINVAL);
 	CHECK_STR_CONTAINS(keystore_error(), "\"x?\"");
-	CHECK_EQ_INT(keystore_psk_delete_all(long_ref), -EINVAL);
+	CHECK_EQ_INT(keystore_psk_delete_all(ks, long_ref), -EINVAL);
 	CHECK_STR_CONTAINS(keystore_error(), "...\"");
 	CHECK(!exists("x.key"));
 	CHECK(!exists("identity/Web.key"));
@@ -362,25 +379,25 @@ UNIT_TEST(psk_is_shared_by_both_ends)
 	bool created = false;
 
 	setup_keystore();
-	CHECK_EQ_INT(keystore_psk_get("web", "db", false, ab, &created), -ENOENT);
-	CHECK_EQ_INT(keystore_psk_get("web", "db", true, ab, &created), 0);
+	CHECK_EQ_INT(keystore_psk_get(ks, "web", "db", false, ab, &created), -ENOENT);
+	CHECK_EQ_INT(keystore_psk_get(ks, "web", "db", true, ab, &created), 0);
 	CHECK(created);
 	CHECK(exists("link/db+web.psk"));
 	CHECK_EQ_INT(mode_of(key_path("link/db+web.psk")), 0600);
-	CHECK_EQ_INT(keystore_psk_get("db", "web", true, ba, &created), 0);
+	CHECK_EQ_INT(keystore_psk_get(ks, "db", "web", true, ba, &created), 0);
 	CHECK(!created);
 	CHECK(!memcmp(ab, ba, KEYSTORE_KEY_LEN));
-	CHECK_EQ_INT(keystore_psk_get("web", "api", true, ac, &created), 0);
+	CHECK_EQ_INT(keystore_psk_get(ks, "web", "api", true, ac, &created), 0);
 	CHECK(created);
 	CHECK(memcmp(ab, ac, KEYSTORE_KEY_LEN));
 
-	CHECK_EQ_INT(keystore_psk_get("web", "web", true, ab, &created), -EINVAL);
+	CHECK_EQ_INT(keystore_psk_get(ks, "web", "web", true, ab, &created), -EINVAL);
 	CHECK_STR_CONTAINS(keystore_error(), "web+web");
 	CHECK(!exists("link/web+web.psk"));
 
-	CHECK_EQ_INT(keystore_psk_delete("db", "web"), 0);
+	CHECK_EQ_INT(keystore_psk_delete(ks, "db", "web"), 0);
 	CHECK(!exists("link/db+web.psk"));
-	CHECK_EQ_INT(keystore_psk_delete("web", "db"), 0);
+	CHECK_EQ_INT(keystore_psk_delete(ks, "web", "db"), 0);
 	CHECK(exists("link/api+web.psk"));
 	teardown();
 }
@@ -395,9 +412,9 @@ UNIT_TEST(psk_delete_all_removes_only_that_identity)
 
 	setup_keystore();
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
-		CHECK_EQ_INT(keystore_psk_get(links[i][0], links[i][1], true, psk, NULL), 0);
-	CHECK_EQ_INT(keystore_identity_get("web", true, psk, NULL), 0);
-	CHECK_EQ_INT(keystore_psk_delete_all("web"), 0);
+		CHECK_EQ_INT(keystore_psk_get(ks, links[i][0], links[i][1], true, psk, NULL), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", true, psk, NULL), 0);
+	CHECK_EQ_INT(keystore_psk_delete_all(ks, "web"), 0);
 	CHECK(!exists("link/db+web.psk"));
 	CHECK(!exists("link/api+web.psk"));
 	CHECK(exists("link/api+db.psk"));
@@ -406,8 +423,8 @@ UNIT_TEST(psk_delete_all_removes_only_that_identity)
 	CHECK(exists("link/b+we.psk"));
 	CHECK(exists("link/0web+db.psk"));
 	CHECK(exists("identity/web.key"));
-	CHECK_EQ_INT(keystore_psk_delete_all("web"), 0);
-	CHECK_EQ_INT(keystore_psk_delete_all("nobody"), 0);
+	CHECK_EQ_INT(keystore_psk_delete_all(ks, "web"), 0);
+	CHECK_EQ_INT(keystore_psk_delete_all(ks, "nobody"), 0);
 	teardown();
 }
 
@@ -449,35 +466,35 @@ UNIT_TEST(identity_foreach_in_name_order)
 	uint8_t key[KEYSTORE_KEY_LEN], want[KEYSTORE_KEY_LEN];
 
 	setup_keystore();
-	CHECK_EQ_INT(keystore_identity_foreach(record_identity, &seen), 0);
+	CHECK_EQ_INT(keystore_identity_foreach(ks, record_identity, &seen), 0);
 	CHECK_EQ_INT(seen.n, 0);
 	decode(key, WG_PRIVATE);
-	CHECK_EQ_INT(keystore_identity_put("web", key), 0);
-	CHECK_EQ_INT(keystore_identity_get("db", true, key, NULL), 0);
-	CHECK_EQ_INT(keystore_identity_get("api-2", true, key, NULL), 0);
-	CHECK_EQ_INT(keystore_psk_get("web", "db", true, key, NULL), 0);
+	CHECK_EQ_INT(keystore_identity_put(ks, "web", key), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "db", true, key, NULL), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "api-2", true, key, NULL), 0);
+	CHECK_EQ_INT(keystore_psk_get(ks, "web", "db", true, key, NULL), 0);
 	write_text("identity/.web.key.a1b2c3", "leftover", 0600);
 	write_text("identity/README", "not a key", 0600);
 	write_text("identity/Upper.key", "not a ref", 0600);
 
-	CHECK_EQ_INT(keystore_identity_foreach(record_identity, &seen), 0);
+	CHECK_EQ_INT(keystore_identity_foreach(ks, record_identity, &seen), 0);
 	CHECK_EQ_INT(seen.n, 3);
 	CHECK(!strcmp(seen.refs[0], "api-2"));
 	CHECK(!strcmp(seen.refs[1], "db"));
 	CHECK(!strcmp(seen.refs[2], "web"));
 	decode(want, WG_PUBLIC);
 	CHECK(!memcmp(seen.pubs[2], want, KEYSTORE_KEY_LEN));
-	CHECK_EQ_INT(keystore_identity_get("db", false, key, NULL), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "db", false, key, NULL), 0);
 	keystore_public_key(want, key);
 	CHECK(!memcmp(seen.pubs[1], want, KEYSTORE_KEY_LEN));
 
 	seen = (struct seen){ .stop_after = 2 };
-	CHECK_EQ_INT(keystore_identity_foreach(record_identity, &seen), 42);
+	CHECK_EQ_INT(keystore_identity_foreach(ks, record_identity, &seen), 42);
 	CHECK_EQ_INT(seen.n, 2);
 
 	seen = (struct seen){ .n = 0 };
 	write_text("identity/db.key", "garbage\n", 0600);
-	CHECK_EQ_INT(keystore_identity_foreach(record_identity, &seen), -EBADMSG);
+	CHECK_EQ_INT(keystore_identity_foreach(ks, record_identity, &seen), -EBADMSG);
 	CHECK_STR_CONTAINS(keystore_error(), "identity/db.key: not a base64 32-byte key");
 	CHECK_EQ_INT(seen.n, 1);
 	teardown();
@@ -498,28 +515,28 @@ UNIT_TEST(named_psks)
 	bool created = false;
 
 	setup_keystore();
-	CHECK_EQ_INT(keystore_psk_ref_get("shared", false, key, NULL), -ENOENT);
-	CHECK_EQ_INT(keystore_psk_ref_get("shared", true, key, &created), 0);
+	CHECK_EQ_INT(keystore_psk_ref_get(ks, "shared", false, key, NULL), -ENOENT);
+	CHECK_EQ_INT(keystore_psk_ref_get(ks, "shared", true, key, &created), 0);
 	CHECK(created);
 	CHECK_EQ_INT(mode_of(key_path("psk/shared.psk")), 0600);
-	CHECK_EQ_INT(keystore_psk_ref_get("shared", true, again, &created), 0);
+	CHECK_EQ_INT(keystore_psk_ref_get(ks, "shared", true, again, &created), 0);
 	CHECK(!created && !memcmp(key, again, KEYSTORE_KEY_LEN));
 	/* A named PSK and the generated key of a link are different files. */
-	CHECK_EQ_INT(keystore_psk_get("a", "b", true, link, NULL), 0);
+	CHECK_EQ_INT(keystore_psk_get(ks, "a", "b", true, link, NULL), 0);
 	CHECK(memcmp(key, link, KEYSTORE_KEY_LEN));
 	decode(key, WG_PRIVATE);
-	CHECK_EQ_INT(keystore_psk_ref_put("imported", key), 0);
-	CHECK_EQ_INT(keystore_psk_ref_get("imported", false, again, NULL), 0);
+	CHECK_EQ_INT(keystore_psk_ref_put(ks, "imported", key), 0);
+	CHECK_EQ_INT(keystore_psk_ref_get(ks, "imported", false, again, NULL), 0);
 	CHECK(!memcmp(key, again, KEYSTORE_KEY_LEN));
 	write_text("psk/.x.psk.tmp", "leftover", 0600);
 	write_text("psk/Bad.psk", "not a ref", 0600);
-	CHECK_EQ_INT(keystore_psk_ref_foreach(record_psk_ref, &seen), 0);
+	CHECK_EQ_INT(keystore_psk_ref_foreach(ks, record_psk_ref, &seen), 0);
 	CHECK_EQ_INT(seen.n, 2);
 	CHECK(!strcmp(seen.refs[0], "imported") && !strcmp(seen.refs[1], "shared"));
-	CHECK_EQ_INT(keystore_psk_ref_delete("shared"), 0);
-	CHECK_EQ_INT(keystore_psk_ref_delete("shared"), 0);
-	CHECK_EQ_INT(keystore_psk_ref_get("shared", false, key, NULL), -ENOENT);
-	CHECK_EQ_INT(keystore_psk_ref_get("../link/a+b", false, key, NULL), -EINVAL);
+	CHECK_EQ_INT(keystore_psk_ref_delete(ks, "shared"), 0);
+	CHECK_EQ_INT(keystore_psk_ref_delete(ks, "shared"), 0);
+	CHECK_EQ_INT(keystore_psk_ref_get(ks, "shared", false, key, NULL), -ENOENT);
+	CHECK_EQ_INT(keystore_psk_ref_get(ks, "../link/a+b", false, key, NULL), -EINVAL);
 	CHECK_STR_CONTAINS(keystore_error(), "key reference \"../link/a+b\"");
 	teardown();
 }
@@ -530,7 +547,7 @@ static void *fail_in_thread(void *arg)
 	bool *saw_empty_error = arg;
 
 	*saw_empty_error = !strcmp(keystore_error(), "");
-	keystore_identity_get("Bad", false, key, NULL);
+	keystore_identity_get(ks, "Bad", false, key, NULL);
 	return NULL;
 }
 
@@ -541,11 +558,61 @@ UNIT_TEST(error_is_per_thread)
 	pthread_t thread;
 
 	setup_keystore();
-	CHECK_EQ_INT(keystore_identity_get("../x", false, key, NULL), -EINVAL);
+	CHECK_EQ_INT(keystore_identity_get(ks, "../x", false, key, NULL), -EINVAL);
 	CHECK_EQ_INT(pthread_create(&thread, NULL, fail_in_thread, &saw_empty_error), 0);
 	pthread_join(thread, NULL);
 	CHECK(saw_empty_error);
 	CHECK_STR_CONTAINS(keystore_error(), "\"../x\"");
+	teardown();
+}
+
+static atomic_bool swapping;
+
+/* Swaps the key file with a world-readable one, over and over, as an attacker with a way into
+ * the directory would. */
+static void *swap_key_files(void *arg)
+{
+	char web[256], other[256];
+
+	snprintf(web, sizeof(web), "%s", key_path("identity/web.key"));
+	snprintf(other, sizeof(other), "%s", key_path("identity/other.key"));
+	while (atomic_load(&swapping))
+		renameat2(AT_FDCWD, web, AT_FDCWD, other, RENAME_EXCHANGE);
+	return NULL;
+}
+
+/* What is checked is the file that is read: the descriptor, not the path (a path checked, then
+ * opened, can be another file by then). */
+UNIT_TEST(the_file_checked_is_the_file_read)
+{
+	uint8_t key[KEYSTORE_KEY_LEN], good[KEYSTORE_KEY_LEN], bad[KEYSTORE_KEY_LEN];
+	int read_bad = 0, loaded = 0;
+	pthread_t thread;
+
+	setup_keystore();
+	decode(good, WG_PRIVATE);
+	decode(bad, WG_UNCLAMPED_PRIVATE);
+	write_text("identity/web.key", WG_PRIVATE "\n", 0600);
+	write_text("identity/other.key", WG_UNCLAMPED_PRIVATE "\n", 0644);
+	atomic_store(&swapping, true);
+	CHECK_EQ_INT(pthread_create(&thread, NULL, swap_key_files, NULL), 0);
+	for (int i = 0; i < 20000; i++) {
+		if (keystore_identity_get(ks, "web", false, key, NULL))
+			continue;
+		loaded++;
+		read_bad += !memcmp(key, bad, sizeof(key));
+	}
+	atomic_store(&swapping, false);
+	pthread_join(thread, NULL);
+	CHECK_EQ_INT(read_bad, 0);
+	CHECK(loaded > 0);
+	/* A symlink in place of a key file is refused, whatever it points to. */
+	CHECK_EQ_INT(unlink(key_path("identity/web.key")), 0);
+	CHECK_EQ_INT(symlink("other.key", key_path("identity/web.key")), 0);
+	CHECK_EQ_INT(chmod(key_path("identity/other.key"), 0600), 0);
+	CHECK_EQ_INT(keystore_identity_get(ks, "web", false, key, NULL), -EBADMSG);
+	CHECK_STR_CONTAINS(keystore_error(), "a symbolic link, not a regular file");
+	sodium_memzero(good, sizeof(good));
 	teardown();
 }
 
@@ -559,4 +626,4 @@ UNIT_MAIN("keystore", UNIT_CASE(init_creates_private_directories),
 	  UNIT_CASE(psk_is_shared_by_both_ends),
 	  UNIT_CASE(psk_delete_all_removes_only_that_identity), UNIT_CASE(public_key_matches_wg),
 	  UNIT_CASE(identity_foreach_in_name_order), UNIT_CASE(named_psks),
-	  UNIT_CASE(error_is_per_thread))
+	  UNIT_CASE(error_is_per_thread), UNIT_CASE(the_file_checked_is_the_file_read))

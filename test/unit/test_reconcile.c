@@ -5,10 +5,11 @@
 
 #include "api.h"
 #include "backends.h"
+#include "helper_daemon.h"
 #include "helper_fake_backend.h"
+#include "peersync.h"
 #include "unit.h"
 
-#include <ftw.h>
 #include <unistd.h>
 
 #define NID	"1111111111111111111111111111111111111111111111111111111111111111"
@@ -18,40 +19,24 @@
 #define EID_D	"dddddddddddd0000000000000000000000000000000000000000000000000000"
 #define SANDBOX "/proc/self/ns/net"
 
-static char dir[64];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
+static struct test_daemon td;
 
 /* The fake backend as it is: links need nothing to be served. */
 static struct backend_ops plain;
 
 static void setup(void)
 {
-	char err[ERRMSG_LEN], keys[128];
-
-	strcpy(dir, "/tmp/unit-reconcile-XXXXXX");
-	if (!mkdtemp(dir))
-		abort();
-	snprintf(keys, sizeof(keys), "%s/keys", dir);
-	if (state_init(dir, err) || keystore_init(keys))
-		abort();
 	log_set_level(LOG_LEVEL_ERROR);
-	backends_set_default(&fake_backend, "fake: unit test");
 	fake_reset();
+	test_daemon_init(&td, &fake_backend);
 	plain = fake_backend;
 	plain.link_restore = NULL;
 }
 
 static void teardown(void)
 {
-	network_finalise();
-	state_finalise();
-	keystore_finalise();
+	test_daemon_destroy(&td);
 	fake_reset();
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 static bool call_ok(const char *method, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -66,7 +51,8 @@ static bool call_ok(const char *method, const char *fmt, ...)
 	vsnprintf(body, sizeof(body), fmt, ap);
 	va_end(ap);
 	snprintf(path, sizeof(path), "/NetworkDriver.%s", method);
-	text = api_handle(path, body, strlen(body));
+	text = api_handle(&td.d, path, body, strlen(body));
+	peersync_flush(&td.d);
 	ok = text && !strstr(text, "\"Err\"");
 	if (!ok)
 		fprintf(stderr, "  %s: %s\n", method, text ? text : "(no answer)");
@@ -90,7 +76,7 @@ static bool endpoint_up(const char *eid, int n, const char *sandbox)
 
 static struct endpoint *ep_of(const char *eid)
 {
-	return endpoint_find(network_find(NID), eid);
+	return endpoint_find(network_find(&td.d, NID), eid);
 }
 
 static struct fake_link *link_of(const char *eid)
@@ -113,9 +99,11 @@ static bool peers_are(const char *eid, const char *p1, const char *p2)
  * endpoints on OPS (the state names the backend; OPS is called "fake" too). */
 static void restart(const struct backend_ops *ops)
 {
-	backends_set_default(ops, "fake: unit test");
-	network_finalise();
-	CHECK_EQ_INT(state_load(), 1);
+	test_daemon_restart(&td);
+	backends_set_default(&td.d.backends, ops, "fake: unit test");
+	wgd_lock(&td.d);
+	CHECK_EQ_INT(state_load(&td.d), 1);
+	wgd_unlock(&td.d);
 }
 
 static bool network_up(void)
@@ -132,7 +120,7 @@ UNIT_TEST(a_gone_link_is_not_joined_and_the_others_drop_it)
 	      endpoint_up(EID_C, 4, SANDBOX));
 	restart(&plain);
 	fake_backend.link_delete(ep_of(EID_B)->ifname);
-	reconcile_endpoints();
+	reconcile_endpoints(&td.d);
 	CHECK(ep_of(EID_A)->joined && !ep_of(EID_B)->joined && ep_of(EID_C)->joined);
 	CHECK(peers_are(EID_A, EID_C, NULL));
 	CHECK(peers_are(EID_C, EID_A, NULL));
@@ -152,8 +140,8 @@ UNIT_TEST(a_stray_link_and_a_gone_sandbox)
 	restart(&plain);
 	/* What a crash between creating D's link and saving its Join leaves. */
 	snprintf(dev.name, sizeof(dev.name), "%s", ep_of(EID_D)->ifname);
-	CHECK_EQ_INT(fake_backend.link_create(&dev), 0);
-	reconcile_endpoints();
+	CHECK_EQ_INT(fake_backend.link_create(&dev, &(uint16_t){ 0 }), 0);
+	reconcile_endpoints(&td.d);
 	CHECK(!link_of(EID_D) && !ep_of(EID_D)->joined);
 	/* B's sandbox does not exist: its container went, its link with it. */
 	CHECK(!link_of(EID_B) && !ep_of(EID_B)->joined && !ep_of(EID_B)->sandbox);
@@ -211,7 +199,7 @@ UNIT_TEST(links_served_anew_and_their_peers)
 	restored_a = ep_of(EID_A);
 	restored_c = ep_of(EID_C);
 	memset(removes, 0, sizeof(removes));
-	reconcile_endpoints();
+	reconcile_endpoints(&td.d);
 	CHECK(ep_of(EID_A)->joined && ep_of(EID_B)->joined && !ep_of(EID_C)->joined);
 	CHECK(peers_are(EID_A, EID_B, NULL));
 	CHECK(peers_are(EID_B, EID_A, NULL));

@@ -1,0 +1,508 @@
+// SPDX-License-Identifier: MIT
+#include "peersync.h"
+
+#include "backend.h"
+#include "endpoint.h"
+#include "errmsg.h"
+#include "keystore.h"
+#include "log.h"
+#include "peers.h"
+#include "wgd.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* What is to be done on one link (ep->sync). */
+struct peersync_link {
+	struct endpoint *ep;
+	uint8_t (*keys)[WG_KEY_LEN]; /* marked peers */
+	size_t n, cap;
+	bool all;   /* every peer: read the link back and compare */
+	bool rekey; /* private key and exactly the peers, in one call */
+	bool queued, busy;
+	unsigned attempts; /* failed calls in a row */
+	struct timespec due;
+	struct peersync_link *next; /* in the queue, by due time */
+};
+
+struct peersync {
+	struct wgd *d;
+	pthread_cond_t work; /* CLOCK_MONOTONIC: something was queued, or stop */
+	pthread_cond_t idle; /* a link is no longer busy */
+	struct peersync_link *queue;
+	size_t busy; /* links being programmed now */
+	bool stopping;
+	pthread_t *threads;
+	unsigned n_threads;
+};
+
+/* One backend call's worth of work, taken from a link under the lock. */
+struct batch {
+	const struct backend_ops *backend;
+	char ifname[IFNAMSIZ];
+	char *sandbox;
+	uint8_t link_public_key[WG_KEY_LEN];
+	uint16_t listen_port;
+	struct wg_device set; /* the peers to set; with rekey, the whole device */
+	uint8_t (*remove)[WG_KEY_LEN];
+	size_t n_remove;
+	bool rekey;
+};
+
+static struct timespec now_plus(unsigned ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static struct peersync_link *link_of(struct endpoint *ep)
+{
+	if (!ep->sync) {
+		ep->sync = calloc(1, sizeof(*ep->sync));
+		if (ep->sync)
+			ep->sync->ep = ep;
+	}
+	return ep->sync;
+}
+
+static bool has_key(const struct peersync_link *l, const uint8_t key[WG_KEY_LEN])
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!memcmp(l->keys[i], key, WG_KEY_LEN))
+			return true;
+	return false;
+}
+
+static int add_key(struct peersync_link *l, const uint8_t key[WG_KEY_LEN])
+{
+	uint8_t(*grown)[WG_KEY_LEN];
+
+	if (has_key(l, key))
+		return 0;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 8;
+
+		grown = realloc(l->keys, cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		l->keys = grown;
+		l->cap = cap;
+	}
+	memcpy(l->keys[l->n++], key, WG_KEY_LEN);
+	return 0;
+}
+
+/* Queues L by its due time, unless it is queued or busy (its worker queues it again). */
+static void enqueue(struct peersync *ps, struct peersync_link *l)
+{
+	struct peersync_link **p = &ps->queue;
+
+	if (l->queued || l->busy || (!l->n && !l->all && !l->rekey))
+		return;
+	while (*p && !before(&l->due, &(*p)->due))
+		p = &(*p)->next;
+	l->next = *p;
+	*p = l;
+	l->queued = true;
+	pthread_cond_signal(&ps->work);
+}
+
+static void dequeue(struct peersync *ps, struct peersync_link *l)
+{
+	for (struct peersync_link **p = &ps->queue; *p; p = &(*p)->next) {
+		if (*p == l) {
+			*p = l->next;
+			l->queued = false;
+			return;
+		}
+	}
+}
+
+/* A link that cannot be marked (out of memory) gets everything checked at its next chance. */
+static void mark(struct endpoint *ep, const uint8_t *key, bool all, bool rekey)
+{
+	struct peersync *ps = ep->net->d->sync;
+	struct peersync_link *l;
+
+	wgd_assert_locked(ep->net->d);
+	if (!ps || !ep->joined || !(l = link_of(ep))) {
+		if (ps && ep->joined)
+			log_error("endpoint %.12s: out of memory: its peers are not programmed",
+				  ep->id);
+		return;
+	}
+	if (key && add_key(l, key))
+		all = true;
+	l->all |= all;
+	l->rekey |= rekey;
+	if (!l->queued && !l->busy && !l->attempts)
+		l->due = now_plus(0);
+	enqueue(ps, l);
+}
+
+void peersync_touch(struct endpoint *ep, const uint8_t public_key[WG_KEY_LEN])
+{
+	mark(ep, public_key, false, false);
+}
+
+void peersync_touch_all(struct endpoint *ep)
+{
+	mark(ep, NULL, true, false);
+}
+
+void peersync_rekey(struct endpoint *ep)
+{
+	mark(ep, NULL, false, true);
+}
+
+void peersync_touch_others(struct endpoint *ep, const uint8_t public_key[WG_KEY_LEN])
+{
+	for (struct endpoint *o = ep->net->endpoints; o; o = o->next)
+		if (o != ep && o->joined)
+			peersync_touch(o, public_key);
+}
+
+void peersync_forget(struct endpoint *ep)
+{
+	struct peersync *ps = ep->net->d->sync;
+	struct peersync_link *l = ep->sync;
+
+	wgd_assert_locked(ep->net->d);
+	if (!l)
+		return;
+	if (ps)
+		dequeue(ps, l);
+	while (ps && l->busy)
+		wgd_wait(ps->d, &ps->idle, NULL);
+	peersync_release(ep);
+}
+
+void peersync_release(struct endpoint *ep)
+{
+	if (!ep->sync)
+		return;
+	free(ep->sync->keys);
+	free(ep->sync);
+	ep->sync = NULL;
+}
+
+size_t peersync_pending(const struct endpoint *ep)
+{
+	const struct peersync_link *l = ep->sync;
+
+	wgd_assert_locked(ep->net->d);
+	if (!l)
+		return 0;
+	return l->n + l->all + l->rekey;
+}
+
+/* The endpoint of EP's network that EP peers with and has KEY, or NULL. */
+static const struct endpoint *peer_with_key(const struct endpoint *ep, const uint8_t *key)
+{
+	for (const struct endpoint *o = ep->net->endpoints; o; o = o->next)
+		if (!memcmp(o->public_key, key, WG_KEY_LEN) && peers_linked(ep, o))
+			return o;
+	return NULL;
+}
+
+/* Adds the keys of every peer EP should have to L's marks. */
+static int mark_desired(const struct endpoint *ep, struct peersync_link *l)
+{
+	int ret = 0;
+
+	for (const struct endpoint *o = ep->net->endpoints; o && !ret; o = o->next)
+		if (peers_linked(ep, o))
+			ret = add_key(l, o->public_key);
+	return ret;
+}
+
+static void batch_clear(struct batch *b)
+{
+	free(b->sandbox);
+	free(b->remove);
+	wgdev_clear(&b->set);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Turns the marks KEYS (N) of EP's link into B: the entry of each peer EP should have, the
+ * removal of the others; with REKEY the whole device instead. */
+static int batch_build(const struct endpoint *ep, uint8_t (*keys)[WG_KEY_LEN], size_t n, bool rekey,
+		       struct batch *b, char *err)
+{
+	const struct endpoint *o;
+	struct wg_peer *p;
+	int ret;
+
+	b->backend = ep->backend;
+	b->rekey = rekey;
+	memcpy(b->ifname, ep->ifname, IFNAMSIZ);
+	memcpy(b->link_public_key, ep->public_key, WG_KEY_LEN);
+	b->listen_port = ep->listen_port;
+	if (ep->sandbox && !(b->sandbox = strdup(ep->sandbox)))
+		return errmsg_set(err, -ENOMEM, "out of memory");
+	b->remove = n ? calloc(n, sizeof(*b->remove)) : NULL;
+	if (n && !b->remove)
+		return errmsg_set(err, -ENOMEM, "out of memory");
+	if (rekey) {
+		ret = keystore_identity_get(ep->net->d->keys, ep->key_ref, false,
+					    b->set.private_key, NULL);
+		if (ret)
+			return errmsg_set(err, ret, "identity key: %s", keystore_error());
+		b->set.has_private_key = true;
+		b->set.listen_port = ep->listen_port;
+	}
+	for (size_t i = 0; i < n; i++) {
+		o = peer_with_key(ep, keys[i]);
+		if (!o) {
+			/* A device set replaces every peer: the others go without a word. */
+			if (!rekey)
+				memcpy(b->remove[b->n_remove++], keys[i], WG_KEY_LEN);
+			continue;
+		}
+		p = wgdev_peer_append(&b->set);
+		if (!p)
+			return errmsg_set(err, -ENOMEM, "out of memory");
+		ret = peers_entry(ep, o, p, err);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int batch_apply(const struct batch *b)
+{
+	struct wg_link_ref ref = { .ifname = b->ifname,
+				   .sandbox = b->sandbox,
+				   .public_key = b->link_public_key,
+				   .listen_port = b->listen_port };
+
+	if (b->rekey)
+		return b->backend->device_set(&ref, &b->set);
+	return b->backend->peers_apply(&ref, b->set.peers, b->set.n_peers,
+				       (const uint8_t(*)[WG_KEY_LEN])b->remove, b->n_remove);
+}
+
+/* Reads the peers EP's link has now and marks them on L; the lock is released meanwhile (EP
+ * stays: L is busy). */
+static int mark_actual(struct wgd *d, struct endpoint *ep, struct peersync_link *l)
+{
+	struct wg_link_ref ref = endpoint_link_ref(ep);
+	struct wg_device now = { 0 };
+	char *sandbox = ep->sandbox ? strdup(ep->sandbox) : NULL;
+	char ifname[IFNAMSIZ];
+	uint8_t pub[WG_KEY_LEN];
+	int ret;
+
+	if (ep->sandbox && !sandbox)
+		return -ENOMEM;
+	memcpy(ifname, ep->ifname, IFNAMSIZ);
+	memcpy(pub, ep->public_key, WG_KEY_LEN);
+	ref.ifname = ifname;
+	ref.sandbox = sandbox;
+	ref.public_key = pub;
+	wgd_unlock(d);
+	ret = ep->backend->device_get(&ref, &now);
+	wgd_lock(d);
+	for (size_t i = 0; !ret && i < now.n_peers; i++)
+		ret = add_key(l, now.peers[i].public_key);
+	wgdev_clear(&now);
+	free(sandbox);
+	return ret;
+}
+
+/* Does what L has marked, in one backend call; the lock is held on entry and exit and released
+ * for the call. */
+static void run(struct peersync *ps, struct peersync_link *l)
+{
+	struct wgd *d = ps->d;
+	struct endpoint *ep = l->ep;
+	uint8_t(*keys)[WG_KEY_LEN] = l->keys;
+	size_t n = l->n;
+	bool all = l->all, rekey = l->rekey;
+	struct batch b = { 0 };
+	char err[ERRMSG_LEN] = "";
+	unsigned delay;
+	int ret;
+
+	l->busy = true;
+	ps->busy++;
+	l->keys = NULL;
+	l->n = l->cap = 0;
+	l->all = l->rekey = false;
+	ret = all && !rekey ? mark_actual(d, ep, l) : 0;
+	if (!ret && (all || rekey))
+		ret = mark_desired(ep, l);
+	/* What was read back joins what was marked before. */
+	for (size_t i = 0; !ret && i < n; i++)
+		ret = add_key(l, keys[i]);
+	free(keys);
+	keys = l->keys;
+	n = l->n;
+	l->keys = NULL;
+	l->n = l->cap = 0;
+	if (ret)
+		errmsg_set(err, ret, "%s", strerror(-ret));
+	else
+		ret = batch_build(ep, keys, n, rekey, &b, err);
+	if (!ret) {
+		wgd_unlock(d);
+		ret = batch_apply(&b);
+		wgd_lock(d);
+		if (ret)
+			errmsg_set(err, ret, "%s", strerror(-ret));
+	}
+	batch_clear(&b);
+	l->busy = false;
+	ps->busy--;
+	pthread_cond_broadcast(&ps->idle);
+	if (ret && ep->joined) {
+		for (size_t i = 0; i < n; i++)
+			if (add_key(l, keys[i]))
+				l->all = true;
+		l->rekey |= rekey;
+		l->all |= all;
+		if (l->attempts++ % PEERSYNC_LOG_EVERY == 0)
+			log_warn("endpoint %.12s: programming %zu peer(s) of link %s: %s; trying "
+				 "again",
+				 ep->id, n, ep->ifname, err);
+		delay = PEERSYNC_RETRY_MIN_MS << (l->attempts < 6 ? l->attempts - 1 : 5);
+		l->due = now_plus(delay < PEERSYNC_RETRY_MAX_MS ? delay : PEERSYNC_RETRY_MAX_MS);
+	} else {
+		if (!ret && l->attempts)
+			log_info("endpoint %.12s: link %s programmed again", ep->id, ep->ifname);
+		l->attempts = 0;
+		l->due = now_plus(0);
+	}
+	if (n)
+		sodium_memzero(keys, n * sizeof(*keys));
+	free(keys);
+	if (ep->joined)
+		enqueue(ps, l);
+}
+
+static void *worker_main(void *arg)
+{
+	struct peersync *ps = arg;
+	struct wgd *d = ps->d;
+	struct peersync_link *l;
+	struct timespec now;
+
+	wgd_lock(d);
+	while (!ps->stopping) {
+		l = ps->queue;
+		if (!l) {
+			wgd_wait(d, &ps->work, NULL);
+			continue;
+		}
+		now = now_plus(0);
+		if (before(&now, &l->due)) {
+			wgd_wait(d, &ps->work, &l->due);
+			continue;
+		}
+		dequeue(ps, l);
+		run(ps, l);
+	}
+	wgd_unlock(d);
+	return NULL;
+}
+
+int peersync_new(struct wgd *d, unsigned workers, struct peersync **out)
+{
+	struct peersync *ps = calloc(1, sizeof(*ps));
+	pthread_condattr_t attr;
+	int ret = 0;
+
+	*out = NULL;
+	if (!ps)
+		return -ENOMEM;
+	ps->d = d;
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&ps->work, &attr);
+	pthread_cond_init(&ps->idle, &attr);
+	pthread_condattr_destroy(&attr);
+	if (workers && !(ps->threads = calloc(workers, sizeof(*ps->threads)))) {
+		peersync_free(ps);
+		return -ENOMEM;
+	}
+	for (; ps->n_threads < workers; ps->n_threads++) {
+		ret = -pthread_create(&ps->threads[ps->n_threads], NULL, worker_main, ps);
+		if (ret) {
+			peersync_free(ps);
+			return ret;
+		}
+	}
+	*out = ps;
+	return 0;
+}
+
+void peersync_free(struct peersync *ps)
+{
+	if (!ps)
+		return;
+	wgd_lock(ps->d);
+	ps->stopping = true;
+	pthread_cond_broadcast(&ps->work);
+	wgd_unlock(ps->d);
+	for (unsigned i = 0; i < ps->n_threads; i++)
+		pthread_join(ps->threads[i], NULL);
+	free(ps->threads);
+	/* The links keep their (emptied) marks until their endpoints are freed. */
+	while (ps->queue)
+		dequeue(ps, ps->queue);
+	pthread_cond_destroy(&ps->work);
+	pthread_cond_destroy(&ps->idle);
+	free(ps);
+}
+
+void peersync_flush(struct wgd *d)
+{
+	struct peersync *ps = d->sync;
+	struct peersync_link *l, *retry = NULL;
+
+	wgd_lock(d);
+	while (ps && (l = ps->queue)) {
+		dequeue(ps, l);
+		run(ps, l);
+		/* What failed now waits for its backoff: one try per flush. */
+		if (l->queued && l->attempts) {
+			dequeue(ps, l);
+			l->next = retry;
+			retry = l;
+		}
+	}
+	for (; retry; retry = l) {
+		l = retry->next;
+		enqueue(ps, retry);
+	}
+	wgd_unlock(d);
+}
+
+int peersync_settle(struct wgd *d, int timeout_ms)
+{
+	struct peersync *ps = d->sync;
+	struct timespec deadline = now_plus((unsigned)timeout_ms);
+	int ret = 0;
+
+	wgd_lock(d);
+	while (ps && !ret && (ps->queue || ps->busy))
+		ret = wgd_wait(d, &ps->idle, &deadline);
+	wgd_unlock(d);
+	return ret;
+}
