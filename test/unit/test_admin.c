@@ -11,6 +11,7 @@
 #include "unit.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <sys/socket.h>
@@ -169,6 +170,27 @@ UNIT_TEST(socket_round_trip)
 	teardown();
 }
 
+/* At start a socket file a dead daemon left is replaced; anything else at that path is not
+ * ours to remove. */
+UNIT_TEST(only_a_stale_socket_is_replaced)
+{
+	char path[128];
+	struct admin *a = NULL;
+	int fd;
+
+	setup();
+	snprintf(path, sizeof(path), "%s/wgctl.sock", dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0600);
+	CHECK(fd >= 0 && close(fd) == 0);
+	CHECK_EQ_INT(admin_start(&td.d, path, &a, err), -EEXIST);
+	CHECK_STR_CONTAINS(err, "exists and is not a socket; not removed");
+	CHECK(access(path, F_OK) == 0 && a == NULL);
+	unlink(path);
+	CHECK_EQ_INT(admin_start(&td.d, path, &a, err), 0);
+	admin_stop(a);
+	teardown();
+}
+
 static long long now_ms(void)
 {
 	struct timespec t;
@@ -251,5 +273,6 @@ UNIT_TEST(a_failing_accept_does_not_spin)
 
 UNIT_MAIN("admin", UNIT_CASE(generate_import_list_export_delete), UNIT_CASE(bad_requests),
 	  UNIT_CASE(keys_in_use_stay), UNIT_CASE(socket_round_trip),
+	  UNIT_CASE(only_a_stale_socket_is_replaced),
 	  UNIT_CASE(a_slow_client_gets_one_deadline_in_all),
 	  UNIT_CASE(a_failing_accept_does_not_spin))
