@@ -39,7 +39,8 @@ struct state_unreadable {
 };
 
 /* Creates DIR 0700 unless it exists; it must then be a directory (not a link to one) of ours
- * that no one else may use: it holds the networks and, below it, the keys. */
+ * that no one else may write to: it holds the networks and, below it, the keys (whose own
+ * directories are private). A state.source an operator made with 0755 is fine. */
 static int private_dir(const char *dir, char *err)
 {
 	struct stat st;
@@ -58,10 +59,12 @@ static int private_dir(const char *dir, char *err)
 	else if (st.st_uid != geteuid())
 		ret = errmsg_set(err, -EPERM, "state directory %s: owned by uid %u, expected %u",
 				 dir, (unsigned)st.st_uid, (unsigned)geteuid());
-	else if (st.st_mode & (S_IRWXG | S_IRWXO))
-		ret = errmsg_set(err, -EPERM,
-				 "state directory %s: mode %04o, expected 0700 (chmod 0700 %s)",
-				 dir, (unsigned)(st.st_mode & 07777), dir);
+	else if (st.st_mode & (S_IWGRP | S_IWOTH))
+		ret = errmsg_set(
+			err, -EPERM,
+			"state directory %s: mode %04o: others may write to it (chmod 0700 "
+			"%s)",
+			dir, (unsigned)(st.st_mode & 07777), dir);
 	close(fd);
 	return ret;
 }

@@ -155,7 +155,8 @@ plugin_host_pid()
 # where /run is an empty tmpfs, as after a boot (no exec-root, no netns/, no containerd socket: the
 # host's own is hidden, so dockerd starts its containerd), and /var/lib is DIR/var-lib, which
 # outlives reboots. / is made rshared inside, as systemd makes it, so the sandboxes' namespaces
-# reach the plugin. With NETNS the host runs in network namespace /run/netns/NETNS.
+# reach the plugin. Its host name is DIR's last component. With NETNS the host runs in network
+# namespace /run/netns/NETNS.
 host_start()
 {
 	local dir=$1 netns=${2:-} pid i
@@ -172,8 +173,9 @@ host_start()
 		enter=(nsenter "--net=/run/netns/$netns")
 	fi
 	PATH=${ENGINE_BIN:+$ENGINE_BIN:}$PATH "${enter[@]}" \
-		unshare --mount --propagation slave -- sh -c '
+		unshare --mount --uts --propagation slave -- sh -c '
 		set -e
+		hostname "$(basename "$1")"
 		mount --make-rshared /
 		mount -t tmpfs -o mode=0755 tmpfs /run
 		mount --bind "$1/var-lib" /var/lib

@@ -55,7 +55,7 @@ two_ping()
 	host_setup_file
 	# What an earlier build left where state.source pointed: networks/ and keys/ at the top.
 	mkdir -p -m 0700 "$WGT_HOST/var-lib/old/networks" "$WGT_HOST/var-lib/old/keys/identity"
-	wg genkey >"$WGT_HOST/var-lib/old/keys/identity/db.key"
+	(umask 077 && wg genkey >"$WGT_HOST/var-lib/old/keys/identity/db.key")
 	chmod 0600 "$WGT_HOST/var-lib/old/keys/identity/db.key"
 	chmod 0700 "$WGT_HOST/var-lib/old/keys"
 	export WGT_STATE=$WGT_HOST/var-lib/old
