@@ -7,6 +7,8 @@
 #   make demo            two containers pinging over WireGuard, then clean up
 #   make bench           start-time and throughput ratios (not pass/fail)
 #   make SANITIZE=1 ...  AddressSanitizer + UndefinedBehaviorSanitizer build in build/asan/
+#   make fuzz            every libFuzzer harness for FUZZ_SECONDS (test/fuzz/README.md)
+#   make fuzz-smoke      the seed corpus once, then every harness for FUZZ_SMOKE_SECONDS
 
 PKG_CONFIG ?= pkg-config
 CC ?= cc
@@ -17,7 +19,7 @@ PLUGIN_TAG ?= latest
 SANITIZE ?= 0
 V ?= 0
 
-LIBS_PKG := libmicrohttpd jansson libmnl libsodium
+LIBS_PKG := libmicrohttpd jansson libmnl libsodium libcurl
 ifeq ($(SANITIZE),1)
 B ?= build/asan
 SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -117,6 +119,40 @@ demo: deps
 bench: deps
 	$(Q)bench/run
 
+# Fuzzing: the harnesses of test/fuzz/ and the library they link, built with clang, libFuzzer,
+# ASan and UBSan in build/fuzz/ by a second make of this file (CFLAGS from the environment is
+# kept by its ?= and extended by its +=). FUZZ_JOBS harnesses run at once.
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_JOBS ?= 1
+FUZZ_HARNESSES ?= $(patsubst test/fuzz/%.c,%,$(wildcard test/fuzz/fuzz_*.c))
+
+fuzz-build:
+	$(Q)CFLAGS="-O1 -g -fsanitize=fuzzer-no-link" $(MAKE) $(if $(Q),-s) --no-print-directory \
+		SANITIZE=1 CC=$(FUZZ_CC) B=build/fuzz $(FUZZ_HARNESSES:%=build/fuzz/bin/%)
+
+$(B)/bin/fuzz_%: test/fuzz/fuzz_%.c test/fuzz/fuzz.h $(B)/libwgdriver.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -Itest/fuzz -o $@ $< $(B)/libwgdriver.a \
+		$(LDLIBS)
+
+# The generated seeds of test/fuzz/corpus/ (as root: namespaces, a TUN, wireguard-go).
+$(B)/bin/mkcorpus: test/fuzz/mkcorpus.c $(B)/libwgdriver.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Itest/unit -o $@ $< $(B)/libwgdriver.a $(LDLIBS)
+
+fuzz-corpus: $(B)/bin/mkcorpus
+	$(Q)test/fuzz/mkcorpus.sh $(B)/bin/mkcorpus
+
+fuzz: fuzz-build
+	$(Q)FUZZ_JOBS=$(FUZZ_JOBS) test/fuzz/run $(FUZZ_SECONDS) $(FUZZ_HARNESSES)
+
+fuzz-smoke: fuzz-build
+	$(Q)FUZZ_JOBS=$(FUZZ_JOBS) test/fuzz/run --replay $(FUZZ_SMOKE_SECONDS) $(FUZZ_HARNESSES)
+
 style:
 	$(Q)clang-format --dry-run --Werror $(wildcard driver/*.[ch] keystore/*.[ch] kmod/*.[ch] wgctl/*.c \
 		test/unit/*.[ch])
@@ -126,8 +162,11 @@ clean:
 
 .PHONY: all unit unit-build deps test test-api test-docker test-kernel test-faults plugin install install-bin demo bench style clean
 
+.PHONY: fuzz fuzz-build fuzz-corpus fuzz-smoke
+
 # Keep the helper objects between runs (they would be deleted as intermediates).
 .SECONDARY:
 
 -include $(LIB_OBJ:.o=.d) $(B)/obj/driver/main.d $(WGCTL_OBJ:.o=.d) $(HELPER_OBJ:.o=.d) \
 	 $(UNIT_BIN:=.d)
+-include $(wildcard $(B)/bin/fuzz_*.d $(B)/bin/mkcorpus.d)

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "api.h"
 
+#include "cluster.h"
 #include "endpoint.h"
 #include "errmsg.h"
 #include "field.h"
+#include "ipam.h"
+#include "keystore.h"
 #include "log.h"
 #include "network.h"
 #include "quote.h"
@@ -27,7 +30,7 @@ static json_t *empty(void)
 
 static json_t *handle_activate(struct wgd *d, const json_t *req, char *err)
 {
-	return json_pack("{s:[s]}", "Implements", "NetworkDriver");
+	return json_pack("{s:[s, s]}", "Implements", "NetworkDriver", "IpamDriver");
 }
 
 static json_t *handle_capabilities(struct wgd *d, const json_t *req, char *err)
@@ -55,10 +58,63 @@ static bool has_entries(const json_t *req, const char *key)
 	return json_is_array(v) && json_array_size(v) > 0;
 }
 
+/* The subnet (Pool) of the first IPv4 or IPv6 data of a CreateNetwork, and whether this
+ * plugin's IPAM gave it. */
+static const char *pool_of(const json_t *req, const char *key, bool *ours)
+{
+	const json_t *data = json_array_get(json_object_get(req, key), 0);
+	const char *space = json_string_value(json_object_get(data, "AddressSpace"));
+
+	if (data && (!space || strcmp(space, IPAM_ADDRESS_SPACE)))
+		*ours = false;
+	return json_string_value(json_object_get(data, "Pool"));
+}
+
+/* A cluster network (wg.net): its settings agreed with the cluster's, outside the lock. */
+static int check_cluster_network(struct wgd *d, const json_t *req,
+				 const struct network_options *opts, char *err)
+{
+	const char *subnet4, *subnet6;
+	struct cluster *c;
+	bool ours = true;
+
+	wgd_lock(d);
+	c = d->cluster;
+	for (struct network *n = d->networks; n; n = n->next)
+		if (!strcmp(n->opts.cluster, opts->cluster) &&
+		    strcmp(n->id, json_string_value(json_object_get(req, "NetworkID"))))
+			c = NULL, errmsg_set(err, -EEXIST,
+					     "option \"wg.net\": network %.12s of this host is "
+					     "cluster network %s already",
+					     n->id, opts->cluster);
+	wgd_unlock(d);
+	if (!c && err[0])
+		return -EEXIST;
+	if (!c && d->cluster_error[0])
+		return errmsg_set(err, -ENOTSUP, "option \"wg.net\": the cluster store: %s",
+				  d->cluster_error);
+	if (!c)
+		return errmsg_set(err, -ENOTSUP,
+				  "option \"wg.net\": this host has no cluster store: set "
+				  "ETCD_ENDPOINTS (docker plugin set wireguard:latest "
+				  "ETCD_ENDPOINTS=https://...)");
+	subnet4 = pool_of(req, "IPv4Data", &ours);
+	subnet6 = pool_of(req, "IPv6Data", &ours);
+	if (!ours || !subnet4)
+		return errmsg_set(err, -EINVAL,
+				  "option \"wg.net\": a cluster network takes its addresses from "
+				  "this plugin, unique across hosts: docker network create -d "
+				  "wireguard:latest --ipam-driver wireguard:latest --subnet SUBNET "
+				  "-o wg.net=%s NAME",
+				  opts->cluster);
+	return cluster_network_check(c, opts, subnet4, subnet6, err);
+}
+
 static json_t *handle_create_network(struct wgd *d, const json_t *req, char *err)
 {
 	struct network_options opts;
 	json_t *options = NULL, *generic = NULL;
+	struct network *net;
 	const char *id;
 	bool ipv6;
 	int ret;
@@ -74,13 +130,19 @@ static json_t *handle_create_network(struct wgd *d, const json_t *req, char *err
 		return NULL;
 	ipv6 = json_is_true(json_object_get(options, "com.docker.network.enable_ipv6")) ||
 	       has_entries(req, "IPv6Data");
+	if (opts.cluster[0] && check_cluster_network(d, req, &opts, err))
+		return NULL;
 	wgd_lock(d);
+	net = network_find(d, id);
 	ret = network_create(d, id, &opts, ipv6, err);
+	if (!ret && !net && opts.cluster[0] && d->cluster)
+		cluster_network_added(d->cluster, network_find(d, id));
 	wgd_unlock(d);
 	if (ret)
 		return NULL;
-	log_info("network %.12s: created (mtu %u, psk %s, policy %s%s)", id, opts.mtu,
-		 opts.psk ? "on" : "off", network_policy_name(opts.policy), ipv6 ? ", IPv6" : "");
+	log_info("network %.12s: created (mtu %u, psk %s, policy %s%s%s%s)", id, opts.mtu,
+		 opts.psk ? "on" : "off", network_policy_name(opts.policy), ipv6 ? ", IPv6" : "",
+		 opts.cluster[0] ? ", cluster network " : "", opts.cluster);
 	return empty();
 }
 
@@ -136,7 +198,8 @@ static int lookup(struct wgd *d, const json_t *req, bool lenient, struct network
 static json_t *handle_create_endpoint(struct wgd *d, const json_t *req, char *err)
 {
 	json_t *iface = NULL, *options = NULL;
-	const char *nid, *eid;
+	const char *nid, *eid, *key;
+	struct cluster *c = NULL;
 	struct network *net;
 	int ret;
 
@@ -144,6 +207,18 @@ static json_t *handle_create_endpoint(struct wgd *d, const json_t *req, char *er
 	    field_object_opt(req, "Interface", "Interface", &iface, err) ||
 	    field_object_opt(req, "Options", "Options", &options, err))
 		return NULL;
+	/* A named identity on a cluster network is claimed for this host first: its key must be
+	 * here, and the store is not asked under the lock. */
+	key = json_string_value(json_object_get(options, "wg.key"));
+	if (key && keystore_ref_valid(key)) {
+		wgd_lock(d);
+		net = network_find(d, nid);
+		if (net && net->opts.cluster[0])
+			c = d->cluster;
+		wgd_unlock(d);
+		if (c && cluster_key_claim(c, key, err))
+			return NULL;
+	}
 	wgd_lock(d);
 	net = network_find(d, nid);
 	ret = net ? endpoint_create(net, eid, iface, options, err)
@@ -220,22 +295,29 @@ static const struct route {
 	const char *path;
 	api_handler handler;
 	bool needs_body;
+	bool ipam; /* the engine reads an IPAM error from "Error", a driver's from "Err" */
 } routes[] = {
-	{ "/Plugin.Activate", handle_activate, false },
-	{ "/NetworkDriver.GetCapabilities", handle_capabilities, false },
-	{ "/NetworkDriver.CreateNetwork", handle_create_network, true },
-	{ "/NetworkDriver.DeleteNetwork", handle_delete_network, true },
-	{ "/NetworkDriver.AllocateNetwork", handle_allocate_network, true },
-	{ "/NetworkDriver.FreeNetwork", handle_nothing, false },
-	{ "/NetworkDriver.CreateEndpoint", handle_create_endpoint, true },
-	{ "/NetworkDriver.EndpointOperInfo", handle_endpoint_info, true },
-	{ "/NetworkDriver.DeleteEndpoint", handle_delete_endpoint, true },
-	{ "/NetworkDriver.Join", handle_join, true },
-	{ "/NetworkDriver.Leave", handle_leave, true },
-	{ "/NetworkDriver.ProgramExternalConnectivity", handle_nothing, false },
-	{ "/NetworkDriver.RevokeExternalConnectivity", handle_nothing, false },
-	{ "/NetworkDriver.DiscoverNew", handle_nothing, false },
-	{ "/NetworkDriver.DiscoverDelete", handle_nothing, false },
+	{ "/Plugin.Activate", handle_activate, false, false },
+	{ "/NetworkDriver.GetCapabilities", handle_capabilities, false, false },
+	{ "/NetworkDriver.CreateNetwork", handle_create_network, true, false },
+	{ "/NetworkDriver.DeleteNetwork", handle_delete_network, true, false },
+	{ "/NetworkDriver.AllocateNetwork", handle_allocate_network, true, false },
+	{ "/NetworkDriver.FreeNetwork", handle_nothing, false, false },
+	{ "/NetworkDriver.CreateEndpoint", handle_create_endpoint, true, false },
+	{ "/NetworkDriver.EndpointOperInfo", handle_endpoint_info, true, false },
+	{ "/NetworkDriver.DeleteEndpoint", handle_delete_endpoint, true, false },
+	{ "/NetworkDriver.Join", handle_join, true, false },
+	{ "/NetworkDriver.Leave", handle_leave, true, false },
+	{ "/NetworkDriver.ProgramExternalConnectivity", handle_nothing, false, false },
+	{ "/NetworkDriver.RevokeExternalConnectivity", handle_nothing, false, false },
+	{ "/NetworkDriver.DiscoverNew", handle_nothing, false, false },
+	{ "/NetworkDriver.DiscoverDelete", handle_nothing, false, false },
+	{ "/IpamDriver.GetCapabilities", ipam_capabilities, false, true },
+	{ "/IpamDriver.GetDefaultAddressSpaces", ipam_address_spaces, false, true },
+	{ "/IpamDriver.RequestPool", ipam_request_pool, true, true },
+	{ "/IpamDriver.ReleasePool", ipam_release_pool, true, true },
+	{ "/IpamDriver.RequestAddress", ipam_request_address, true, true },
+	{ "/IpamDriver.ReleaseAddress", ipam_release_address, true, true },
 };
 
 static const struct route *route_find(const char *path)
@@ -246,9 +328,9 @@ static const struct route *route_find(const char *path)
 	return NULL;
 }
 
-static char *error_answer(const char *msg)
+static char *error_answer(const char *key, const char *msg)
 {
-	json_t *j = json_pack("{s:s}", "Err", msg);
+	json_t *j = json_pack("{s:s}", key, msg);
 	char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
 
 	json_decref(j);
@@ -294,7 +376,7 @@ char *api_handle(struct wgd *d, const char *path, const char *body, size_t len)
 	if (!r) {
 		snprintf(err, sizeof(err), "unknown method %s", QUOTE(path, 100));
 		log_warn("%s", err);
-		return error_answer(err);
+		return error_answer("Err", err);
 	}
 	if (!parse_body(r, body, len, &req, err)) {
 		reply = r->handler(d, req, err);
@@ -304,7 +386,7 @@ char *api_handle(struct wgd *d, const char *path, const char *body, size_t len)
 	json_decref(req);
 	if (!reply) {
 		log_warn("%s: %s", path + 1, err);
-		return error_answer(err);
+		return error_answer(r->ipam ? "Error" : "Err", err);
 	}
 	text = json_dumps(reply, JSON_COMPACT);
 	json_decref(reply);
@@ -318,5 +400,5 @@ char *api_body_too_large(const char *path)
 
 	snprintf(err, sizeof(err), "request body: larger than %d bytes", API_BODY_MAX);
 	log_warn("%s: %s", QUOTE(path + 1, 100), err);
-	return error_answer(err);
+	return error_answer(strncmp(path, "/IpamDriver.", 12) ? "Err" : "Error", err);
 }

@@ -4,6 +4,7 @@
 #include "addr.h"
 #include "backend.h"
 #include "backends.h"
+#include "cluster.h"
 #include "errmsg.h"
 #include "field.h"
 #include "identity.h"
@@ -44,6 +45,7 @@ void endpoint_free(struct endpoint *ep)
 	peersync_release(ep);
 	links_free(&ep->links);
 	free(ep->sandbox);
+	free(ep->host);
 	free(ep);
 }
 
@@ -388,19 +390,23 @@ static bool dev_has_peer(const struct wg_device *dev, const uint8_t key[WG_KEY_L
  * since, and nothing else (at scale a Join must not set its many peers twice). */
 static void mark_changed_peers(struct endpoint *ep, const struct wg_device *dev)
 {
-	bool linked;
+	const struct network *net = ep->net;
+	bool linked, had;
 
-	for (const struct endpoint *o = ep->net->endpoints; o; o = o->next) {
+	for (const struct endpoint *o = peers_first(net); o; o = peers_next(net, o)) {
 		linked = peers_linked(ep, o);
-		if (linked != dev_has_peer(dev, o->public_key))
+		had = dev_has_peer(dev, o->public_key);
+		if (linked && !had)
+			peersync_touch_moved(ep, o->public_key);
+		else if (!linked && had)
 			peersync_touch(ep, o->public_key);
 	}
 	for (size_t i = 0; i < dev->n_peers; i++) {
 		bool still = false;
 
-		for (const struct endpoint *o = ep->net->endpoints; o && !still; o = o->next)
-			still = !memcmp(o->public_key, dev->peers[i].public_key, WG_KEY_LEN) &&
-				peers_linked(ep, o);
+		for (const struct endpoint *o = peers_first(net); o && !still;
+		     o = peers_next(net, o))
+			still = !memcmp(o->public_key, dev->peers[i].public_key, WG_KEY_LEN);
 		if (!still)
 			peersync_touch(ep, dev->peers[i].public_key);
 	}
@@ -426,7 +432,9 @@ static int join_end(struct endpoint *ep, const struct wg_device *dev, const char
 		return ret;
 	}
 	mark_changed_peers(ep, dev);
-	peersync_touch_others(ep, ep->public_key);
+	peersync_touch_others_moved(ep, ep->public_key);
+	if (ep->net->d->cluster && ep->net->opts.cluster[0])
+		cluster_endpoint_changed(ep->net->d->cluster, ep);
 	snprintf(out->ifname, sizeof(out->ifname), "%s", ep->ifname);
 	out->ipv6 = ep->addr6.family != 0;
 	out->default_route = !copy || !shares_sandbox(ep);
@@ -491,6 +499,8 @@ static int leave(struct endpoint *ep, char *err)
 	peersync_touch_others(ep, ep->public_key);
 	free(ep->sandbox);
 	ep->sandbox = NULL;
+	if (ep->net->d->cluster && ep->net->opts.cluster[0])
+		cluster_endpoint_changed(ep->net->d->cluster, ep);
 	return state_save(ep->net, err);
 }
 
@@ -609,7 +619,9 @@ int endpoint_resolve(struct endpoint *ep, const char *key_ref, struct link_set *
 			peersync_rekey(ep);
 		else
 			peersync_touch_all(ep);
-		peersync_touch_others(ep, ep->public_key);
+		peersync_touch_others_moved(ep, ep->public_key);
+		if (ep->net->d->cluster && ep->net->opts.cluster[0])
+			cluster_endpoint_changed(ep->net->d->cluster, ep);
 	}
 	/* The generated key it no longer uses goes (its link has its own copy until rekeyed). */
 	if (changed && !strcmp(old_ref, ep->id) &&

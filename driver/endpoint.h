@@ -46,6 +46,10 @@ struct endpoint {
 	char *sandbox; /* SandboxKey of the Join, or NULL */
 	uint8_t public_key[WG_KEY_LEN];
 	struct peersync_link *sync; /* its link's peers still to program, or NULL */
+	/* An endpoint of another host on the same cluster network (cluster.c), in its network's
+	 * remotes list: HOST is that host's ID, UNDERLAY where its link listens. NULL here. */
+	char *host;
+	union wg_endpoint underlay;
 	struct endpoint *next;
 };
 

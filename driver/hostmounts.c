@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 #include "hostmounts.h"
 
+#include "atomic_file.h"
 #include "errmsg.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -104,5 +107,52 @@ int hostmounts_netns(const char *exec_root, const char *target, char *err)
 		errmsg_set(err, ret, "sandbox namespaces (the engine's exec-root %.100s): %s",
 			   exec_root, msg);
 	}
+	return ret;
+}
+
+/* Copies FROM (at most 1 MiB: certificates, a key, a secret) to TO with mode 0600. */
+static int copy_file(const char *from, const char *to, char *err)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int ret;
+
+	ret = atomic_file_read(from, 1 << 20, &data, &len);
+	if (!ret)
+		ret = atomic_file_write(to, data, len, 0600);
+	if (data) {
+		sodium_memzero(data, len);
+		free(data);
+	}
+	if (ret)
+		return errmsg_set(err, ret, "%s: %s", from, strerror(-ret));
+	return 0;
+}
+
+int hostmounts_etcd(const char *mounted, const char *target, bool *found, char *err)
+{
+	static const char *const names[] = HOSTMOUNTS_ETCD_FILES;
+	char from[PATH_MAX], to[PATH_MAX];
+	int ret = 0;
+
+	*found = false;
+	for (size_t i = 0; names[i] && !*found; i++) {
+		snprintf(from, sizeof(from), "%s/%s", mounted, names[i]);
+		*found = !access(from, F_OK);
+	}
+	if (*found) {
+		ret = make_dir(target, 0700, err);
+		if (!ret && mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				  "mode=0700,size=4m") < 0)
+			ret = errmsg_set(err, -errno, "%s: tmpfs: %s", target, strerror(errno));
+		for (size_t i = 0; !ret && names[i]; i++) {
+			snprintf(from, sizeof(from), "%s/%s", mounted, names[i]);
+			snprintf(to, sizeof(to), "%s/%s", target, names[i]);
+			if (!access(from, F_OK))
+				ret = copy_file(from, to, err);
+		}
+	}
+	if (umount2(mounted, MNT_DETACH) < 0 && !ret)
+		ret = errmsg_set(err, -errno, "detaching %s: %s", mounted, strerror(errno));
 	return ret;
 }

@@ -15,6 +15,8 @@
 #ifndef HOSTMOUNTS_H
 #define HOSTMOUNTS_H
 
+#include <stdbool.h>
+
 #define HOSTMOUNTS_STATE_NAME "docker-wireguard"
 #define HOSTMOUNTS_NETNS_NAME "netns"
 
@@ -25,5 +27,18 @@ int hostmounts_state(const char *parent, const char *target, char *err);
 /* Binds EXEC_ROOT/netns (created 0755 when missing, as libnetwork does) on TARGET, with the
  * sandboxes mounted there now and, by slave propagation, later; then detaches EXEC_ROOT. */
 int hostmounts_netns(const char *exec_root, const char *target, char *err);
+
+/* The files of the etcd mount the daemon uses: the CA, the client certificate and key, the
+ * cluster secret. */
+#define HOSTMOUNTS_ETCD_FILES                                                \
+	{                                                                    \
+		"ca.crt", "client.crt", "client.key", "cluster.secret", NULL \
+	}
+
+/* Copies the etcd files found at the top of MOUNTED (the etcd mount: the directory etcd.source
+ * names, or /var/lib when unset, which has none of them) into a tmpfs mounted on TARGET (0700,
+ * files 0600) and detaches MOUNTED: the running daemon keeps the certificates and the secret in
+ * memory only and sees nothing else of the host. *FOUND tells whether any file was there. */
+int hostmounts_etcd(const char *mounted, const char *target, bool *found, char *err);
 
 #endif

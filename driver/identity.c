@@ -66,6 +66,14 @@ int identity_check_key(const struct endpoint *ep, const char *key_ref, const cha
 					key_ref, o->id);
 		}
 	}
+	/* On a cluster network a key has one live endpoint in the whole cluster. */
+	for (const struct endpoint *o = ep->net->remotes; o; o = o->next)
+		if (!strcmp(o->key_ref, key_ref))
+			return errmsg_set(
+				err, -EEXIST,
+				"%s: key \"%s\" is in use by endpoint %.12s on host %s; a key "
+				"may have one live endpoint per network",
+				what, key_ref, o->id, o->host);
 	return 0;
 }
 

@@ -7,7 +7,9 @@
  */
 #include "admin.h"
 #include "backend.h"
+#include "atomic_file.h"
 #include "backends.h"
+#include "cluster.h"
 #include "endpoint.h"
 #include "engine.h"
 #include "errmsg.h"
@@ -43,7 +45,12 @@ struct config {
 	const char *state_parent;  /* managed plugin: the host directory of the state directory */
 	const char *exec_root;	   /* managed plugin: the engine's exec-root */
 	const char *ports;	   /* WG_PORTS: LOW-HIGH, or NULL */
+	const char *etcd_dir;	   /* the etcd files (standalone) */
+	const char *etcd_mount;	   /* managed plugin: the etcd mount, copied then detached */
 };
+
+/* Where the managed plugin keeps its copy of the etcd mount's files (a tmpfs). */
+#define ETCD_FILES_DIR "/run/etcd-files"
 
 static void usage(FILE *f)
 {
@@ -74,6 +81,8 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		{ "state-parent", required_argument, NULL, 'p' },
 		{ "exec-root", required_argument, NULL, 'x' },
 		{ "ports", required_argument, NULL, 'P' },
+		{ "etcd-dir", required_argument, NULL, 'E' },
+		{ "etcd-mount", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -91,6 +100,8 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		case 'p': cfg->state_parent = optarg; break;
 		case 'x': cfg->exec_root = optarg; break;
 		case 'P': cfg->ports = optarg; break;
+		case 'E': cfg->etcd_dir = optarg; break;
+		case 'M': cfg->etcd_mount = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -156,6 +167,62 @@ static int parse_ports(const char *s, struct wgd_config *wc)
 	return 0;
 }
 
+/* The path of etcd file NAME in DIR when it exists, into OUT; NULL otherwise. */
+static const char *etcd_file(const char *dir, const char *name, char *out, size_t size)
+{
+	if (!dir)
+		return NULL;
+	snprintf(out, size, "%s/%s", dir, name);
+	return access(out, R_OK) ? NULL : out;
+}
+
+/* Joins the cluster when ETCD_ENDPOINTS says there is one. The secret comes from the etcd
+ * directory (cluster.secret) or CLUSTER_SECRET. */
+static int start_cluster(struct wgd *d, const char *dir, struct cluster **out, char *err)
+{
+	char ca[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], sec[PATH_MAX], name[256] = "";
+	struct cluster_config cc = { .endpoints = getenv("ETCD_ENDPOINTS"),
+				     .username = getenv("ETCD_USERNAME"),
+				     .password = getenv("ETCD_PASSWORD"),
+				     .advertise = getenv("ADVERTISE_ADDR") };
+	const char *env_secret = getenv("CLUSTER_SECRET");
+	char *secret = NULL;
+	size_t secret_len = 0;
+	int ret;
+
+	*out = NULL;
+	if (!cc.endpoints || !*cc.endpoints)
+		return 0;
+	if (cc.username && !*cc.username)
+		cc.username = NULL;
+	if (cc.password && !*cc.password)
+		cc.password = NULL;
+	cc.ca_file = etcd_file(dir, "ca.crt", ca, sizeof(ca));
+	cc.cert_file = etcd_file(dir, "client.crt", cert, sizeof(cert));
+	cc.key_file = etcd_file(dir, "client.key", key, sizeof(key));
+	if (etcd_file(dir, "cluster.secret", sec, sizeof(sec))) {
+		ret = atomic_file_read(sec, CLUSTER_SECRET_MAX, &secret, &secret_len);
+		if (ret)
+			return errmsg_set(err, ret, "%s: %s", sec, strerror(-ret));
+	} else if (env_secret && *env_secret) {
+		secret = strdup(env_secret);
+		secret_len = secret ? strlen(secret) : 0;
+	}
+	cc.secret = (const uint8_t *)secret;
+	cc.secret_len = secret_len;
+	gethostname(name, sizeof(name) - 1);
+	cc.name = name;
+	if (!secret)
+		log_warn("cluster: no cluster secret (cluster.secret or CLUSTER_SECRET): the PSKs "
+			 "between hosts rest on the sealed boxes in the store alone");
+	ret = cluster_start(d, &cc, out, err);
+	if (secret) {
+		sodium_memzero(secret, secret_len);
+		free(secret);
+	}
+	return ret;
+}
+
 int main(int argc, char *argv[])
 {
 	struct config cfg = { .backend = getenv("WG_BACKEND"),
@@ -168,8 +235,11 @@ int main(int argc, char *argv[])
 	char admin_path[PATH_MAX], err[ERRMSG_LEN];
 	enum kmod_mode mode = KMOD_MODE_AUTO;
 	enum log_level level = LOG_LEVEL_INFO;
+	struct cluster *cluster = NULL;
 	struct engine *engine = NULL;
 	struct admin *admin = NULL;
+	const char *etcd_dir;
+	bool found;
 	struct http *http = NULL;
 	struct wgd d = { 0 };
 	sigset_t set;
@@ -216,6 +286,15 @@ int main(int argc, char *argv[])
 			return 1;
 		}
 	}
+	etcd_dir = cfg.etcd_dir;
+	if (cfg.etcd_mount) {
+		ret = hostmounts_etcd(cfg.etcd_mount, ETCD_FILES_DIR, &found, err);
+		if (ret) {
+			log_error("etcd files: %s", err);
+			return 1;
+		}
+		etcd_dir = found ? ETCD_FILES_DIR : NULL;
+	}
 	wc.state_dir = cfg.state_dir;
 	ret = wgd_init(&d, &wc, err);
 	if (ret) {
@@ -240,6 +319,14 @@ int main(int argc, char *argv[])
 	else
 		log_info("%d network(s) loaded from %s", loaded, cfg.state_dir);
 	reconcile_endpoints(&d);
+	/* A store that does not answer yet is not fatal: the cluster keeps trying. One that
+	 * refuses this host's certificate or password is, and says so. */
+	ret = start_cluster(&d, etcd_dir, &cluster, err);
+	if (ret) {
+		/* Host-local networks still serve; every wg.net call answers this. */
+		log_error("%s; networks across hosts (wg.net) are unavailable", err);
+		snprintf(d.cluster_error, sizeof(d.cluster_error), "%s", err);
+	}
 	ret = engine_start(&d, cfg.engine_socket, &engine, err);
 	if (ret) {
 		log_error("%s", err);
@@ -260,6 +347,7 @@ out:
 	admin_stop(admin);
 	http_stop(http);
 	engine_stop(engine);
+	cluster_stop(cluster);
 	backend_userspace_finalise();
 	wgd_destroy(&d);
 	return ret ? 1 : 0;

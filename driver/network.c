@@ -12,12 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OPT_MTU	   "com.docker.network.driver.mtu"
-#define OPT_PSK	   "wg.psk"
-#define OPT_POLICY "wg.policy"
+#define OPT_MTU	      "com.docker.network.driver.mtu"
+#define OPT_PSK	      "wg.psk"
+#define OPT_POLICY    "wg.policy"
+#define OPT_NET	      "wg.net"
+#define OPT_KEEPALIVE "wg.keepalive"
 #define KNOWN_OPTIONS                                                      \
 	OPT_PSK " (on|off), " OPT_POLICY " (mesh|links), " BACKENDS_OPTION \
-		" (kernel|userspace), " OPT_MTU " (1280-65455)"
+		" (kernel|userspace), " OPT_MTU " (1280-65455), " OPT_NET  \
+		" (a name), " OPT_KEEPALIVE " (seconds, 0-65535)"
 
 static int parse_mtu(const json_t *v, uint32_t *out, char *err)
 {
@@ -50,6 +53,66 @@ bad:
 bool network_mtu_valid(long mtu)
 {
 	return mtu >= NETWORK_MTU_MIN && mtu <= NETWORK_MTU_MAX;
+}
+
+bool network_name_valid(const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	if (!len || len > NETWORK_NAME_MAX ||
+	    !strchr("abcdefghijklmnopqrstuvwxyz0123456789", name[0]))
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789._-") == len;
+}
+
+/* An integer option from 0 to MAX, as the engine passes -o values (strings) or a raw caller
+ * might (a JSON integer). */
+static int parse_uint(const char *key, const json_t *v, long max, long *out, char *err)
+{
+	const char *s;
+	char *end;
+	long n;
+
+	if (json_is_integer(v)) {
+		n = (long)json_integer_value(v);
+	} else if (json_is_string(v)) {
+		s = json_string_value(v);
+		errno = 0;
+		n = strtol(s, &end, 10);
+		if (errno || end == s || *end)
+			n = -1;
+	} else {
+		n = -1;
+	}
+	if (n < 0 || n > max)
+		return errmsg_set(err, -EINVAL, "option \"%s\": expected an integer from 0 to %ld",
+				  key, max);
+	*out = n;
+	return 0;
+}
+
+static int parse_keepalive(const json_t *v, uint16_t *out, char *err)
+{
+	long n = 0;
+	int ret = parse_uint(OPT_KEEPALIVE, v, NETWORK_KEEPALIVE_MAX, &n, err);
+
+	if (!ret)
+		*out = (uint16_t)n;
+	return ret;
+}
+
+static int parse_net(const json_t *v, char *out, char *err)
+{
+	const char *s = json_string_value(v);
+
+	if (!network_name_valid(s))
+		return errmsg_set(err, -EINVAL,
+				  "option \"" OPT_NET
+				  "\": expected a name of 1 to %d characters of "
+				  "a-z 0-9 . _ - starting with a letter or digit, got \"%s\"",
+				  NETWORK_NAME_MAX, s ? QUOTE(s, 80) : "(not a string)");
+	snprintf(out, NETWORK_NAME_MAX + 1, "%s", s);
+	return 0;
 }
 
 static int parse_onoff(const char *key, const json_t *v, bool *out, char *err)
@@ -108,10 +171,10 @@ int network_options_parse(const struct wgd *d, const json_t *generic, struct net
 	json_t *v;
 	int ret;
 
+	memset(out, 0, sizeof(*out));
 	out->mtu = NETWORK_MTU_DEFAULT;
 	out->psk = true;
 	out->policy = NETWORK_POLICY_MESH;
-	out->backend = NULL;
 	if (!generic)
 		return 0;
 	if (!json_is_object(generic))
@@ -126,6 +189,10 @@ int network_options_parse(const struct wgd *d, const json_t *generic, struct net
 			ret = parse_policy(v, &out->policy, err);
 		else if (!strcmp(key, BACKENDS_OPTION))
 			ret = parse_backend(d, v, &out->backend, err);
+		else if (!strcmp(key, OPT_NET))
+			ret = parse_net(v, out->cluster, err);
+		else if (!strcmp(key, OPT_KEEPALIVE))
+			ret = parse_keepalive(v, &out->keepalive, err);
 		else
 			ret = errmsg_set(err, -EINVAL, "option \"%s\": unknown; known options: %s",
 					 QUOTE(key, 60), KNOWN_OPTIONS);
@@ -174,6 +241,10 @@ void network_free(struct network *net)
 		next = ep->next;
 		endpoint_free(ep);
 	}
+	for (ep = net->remotes; ep; ep = next) {
+		next = ep->next;
+		endpoint_free(ep);
+	}
 	free(net);
 }
 
@@ -203,7 +274,8 @@ int network_create(struct wgd *d, const char *id, const struct network_options *
 	if (net) {
 		if (net->opts.mtu == opts->mtu && net->opts.psk == opts->psk &&
 		    net->opts.policy == opts->policy && net->opts.backend == opts->backend &&
-		    net->ipv6 == ipv6)
+		    net->opts.keepalive == opts->keepalive &&
+		    !strcmp(net->opts.cluster, opts->cluster) && net->ipv6 == ipv6)
 			return 0;
 		return errmsg_set(err, -EEXIST,
 				  "NetworkID %.12s: exists already with other options", id);

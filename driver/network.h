@@ -22,11 +22,16 @@ struct wgd;
 /* Who peers with whom: every endpoint with every other, or only linked identities (links.c). */
 enum network_policy { NETWORK_POLICY_MESH, NETWORK_POLICY_LINKS };
 
+#define NETWORK_NAME_MAX      64    /* wg.net */
+#define NETWORK_KEEPALIVE_MAX 65535 /* wg.keepalive, seconds (WireGuard's u16) */
+
 struct network_options {
 	uint32_t mtu;
 	bool psk; /* a preshared key on every link */
 	enum network_policy policy;
-	const struct backend_ops *backend; /* wg.backend, or NULL: the daemon's default */
+	const struct backend_ops *backend;  /* wg.backend, or NULL: the daemon's default */
+	uint16_t keepalive;		    /* wg.keepalive: persistent keepalive, 0: off */
+	char cluster[NETWORK_NAME_MAX + 1]; /* wg.net: the cluster network it is, "": host-local */
 };
 
 struct network {
@@ -34,7 +39,8 @@ struct network {
 	char id[NETWORK_ID_LEN + 1];
 	struct network_options opts;
 	bool ipv6;
-	struct endpoint *endpoints; /* singly linked, in creation order */
+	struct endpoint *endpoints; /* this host's, singly linked, in creation order */
+	struct endpoint *remotes;   /* other hosts' on a cluster network (cluster.c) */
 	struct network *next;
 };
 
@@ -45,6 +51,9 @@ int network_options_parse(const struct wgd *d, const json_t *generic, struct net
 			  char *err);
 /* true when MTU is one a network may have. */
 bool network_mtu_valid(long mtu);
+/* true when NAME can name a cluster network (wg.net): 1 to 64 of a-z 0-9 . _ -, starting with a
+ * letter or digit. */
+bool network_name_valid(const char *name);
 
 /* The option value that names POLICY ("mesh" or "links"). */
 const char *network_policy_name(enum network_policy policy);

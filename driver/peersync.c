@@ -15,11 +15,17 @@
 #include <string.h>
 #include <time.h>
 
+/* Peers marked on a link: their keys, and for each whether its endpoint is to be set too. */
+struct marks {
+	uint8_t (*keys)[WG_KEY_LEN];
+	bool *moved;
+	size_t n, cap;
+};
+
 /* What is to be done on one link (ep->sync). */
 struct peersync_link {
 	struct endpoint *ep;
-	uint8_t (*keys)[WG_KEY_LEN]; /* marked peers */
-	size_t n, cap;
+	struct marks marks;
 	bool all;   /* every peer: read the link back and compare */
 	bool rekey; /* private key and exactly the peers, in one call */
 	bool queued, busy;
@@ -81,31 +87,48 @@ static struct peersync_link *link_of(struct endpoint *ep)
 	return ep->sync;
 }
 
-static bool has_key(const struct peersync_link *l, const uint8_t key[WG_KEY_LEN])
+static ssize_t find_key(const struct marks *m, const uint8_t key[WG_KEY_LEN])
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (!memcmp(l->keys[i], key, WG_KEY_LEN))
-			return true;
-	return false;
+	for (size_t i = 0; i < m->n; i++)
+		if (!memcmp(m->keys[i], key, WG_KEY_LEN))
+			return (ssize_t)i;
+	return -1;
 }
 
-static int add_key(struct peersync_link *l, const uint8_t key[WG_KEY_LEN])
+/* Adds KEY to M once; MOVED sticks once set. */
+static int add_key(struct marks *m, const uint8_t key[WG_KEY_LEN], bool moved)
 {
-	uint8_t(*grown)[WG_KEY_LEN];
+	ssize_t i = find_key(m, key);
+	uint8_t(*keys)[WG_KEY_LEN];
+	bool *flags;
 
-	if (has_key(l, key))
+	if (i >= 0) {
+		m->moved[i] |= moved;
 		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 8;
-
-		grown = realloc(l->keys, cap * sizeof(*grown));
-		if (!grown)
-			return -ENOMEM;
-		l->keys = grown;
-		l->cap = cap;
 	}
-	memcpy(l->keys[l->n++], key, WG_KEY_LEN);
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 8;
+
+		keys = realloc(m->keys, cap * sizeof(*keys));
+		if (!keys)
+			return -ENOMEM;
+		m->keys = keys;
+		flags = realloc(m->moved, cap * sizeof(*flags));
+		if (!flags)
+			return -ENOMEM;
+		m->moved = flags;
+		m->cap = cap;
+	}
+	memcpy(m->keys[m->n], key, WG_KEY_LEN);
+	m->moved[m->n++] = moved;
 	return 0;
+}
+
+static void marks_free(struct marks *m)
+{
+	free(m->keys);
+	free(m->moved);
+	memset(m, 0, sizeof(*m));
 }
 
 /* Queues L by its due time, unless it is queued or busy (its worker queues it again). */
@@ -113,7 +136,7 @@ static void enqueue(struct peersync *ps, struct peersync_link *l)
 {
 	struct peersync_link **p = &ps->queue;
 
-	if (l->queued || l->busy || (!l->n && !l->all && !l->rekey))
+	if (l->queued || l->busy || (!l->marks.n && !l->all && !l->rekey))
 		return;
 	while (*p && !before(&l->due, &(*p)->due))
 		p = &(*p)->next;
@@ -135,7 +158,7 @@ static void dequeue(struct peersync *ps, struct peersync_link *l)
 }
 
 /* A link that cannot be marked (out of memory) gets everything checked at its next chance. */
-static void mark(struct endpoint *ep, const uint8_t *key, bool all, bool rekey)
+static void mark(struct endpoint *ep, const uint8_t *key, bool moved, bool all, bool rekey)
 {
 	struct peersync *ps = ep->net->d->sync;
 	struct peersync_link *l;
@@ -147,7 +170,7 @@ static void mark(struct endpoint *ep, const uint8_t *key, bool all, bool rekey)
 				  ep->id);
 		return;
 	}
-	if (key && add_key(l, key))
+	if (key && add_key(&l->marks, key, moved))
 		all = true;
 	l->all |= all;
 	l->rekey |= rekey;
@@ -158,17 +181,22 @@ static void mark(struct endpoint *ep, const uint8_t *key, bool all, bool rekey)
 
 void peersync_touch(struct endpoint *ep, const uint8_t public_key[WG_KEY_LEN])
 {
-	mark(ep, public_key, false, false);
+	mark(ep, public_key, false, false, false);
+}
+
+void peersync_touch_moved(struct endpoint *ep, const uint8_t public_key[WG_KEY_LEN])
+{
+	mark(ep, public_key, true, false, false);
 }
 
 void peersync_touch_all(struct endpoint *ep)
 {
-	mark(ep, NULL, true, false);
+	mark(ep, NULL, false, true, false);
 }
 
 void peersync_rekey(struct endpoint *ep)
 {
-	mark(ep, NULL, false, true);
+	mark(ep, NULL, false, false, true);
 }
 
 void peersync_touch_others(struct endpoint *ep, const uint8_t public_key[WG_KEY_LEN])
@@ -176,6 +204,13 @@ void peersync_touch_others(struct endpoint *ep, const uint8_t public_key[WG_KEY_
 	for (struct endpoint *o = ep->net->endpoints; o; o = o->next)
 		if (o != ep && o->joined)
 			peersync_touch(o, public_key);
+}
+
+void peersync_touch_others_moved(struct endpoint *ep, const uint8_t public_key[WG_KEY_LEN])
+{
+	for (struct endpoint *o = ep->net->endpoints; o; o = o->next)
+		if (o != ep && o->joined)
+			peersync_touch_moved(o, public_key);
 }
 
 void peersync_forget(struct endpoint *ep)
@@ -197,7 +232,7 @@ void peersync_release(struct endpoint *ep)
 {
 	if (!ep->sync)
 		return;
-	free(ep->sync->keys);
+	marks_free(&ep->sync->marks);
 	free(ep->sync);
 	ep->sync = NULL;
 }
@@ -209,26 +244,29 @@ size_t peersync_pending(const struct endpoint *ep)
 	wgd_assert_locked(ep->net->d);
 	if (!l)
 		return 0;
-	return l->n + l->all + l->rekey;
+	return l->marks.n + l->all + l->rekey;
 }
 
-/* The endpoint of EP's network that EP peers with and has KEY, or NULL. */
+/* The endpoint of EP's network, here or on another host, that EP peers with and has KEY, or
+ * NULL. */
 static const struct endpoint *peer_with_key(const struct endpoint *ep, const uint8_t *key)
 {
-	for (const struct endpoint *o = ep->net->endpoints; o; o = o->next)
+	for (const struct endpoint *o = peers_first(ep->net); o; o = peers_next(ep->net, o))
 		if (!memcmp(o->public_key, key, WG_KEY_LEN) && peers_linked(ep, o))
 			return o;
 	return NULL;
 }
 
-/* Adds the keys of every peer EP should have to L's marks. */
-static int mark_desired(const struct endpoint *ep, struct peersync_link *l)
+/* Adds the keys of every peer EP should have to M; those the link does not have (ACTUAL, or
+ * every one when NULL) get their endpoint set. */
+static int mark_desired(const struct endpoint *ep, struct marks *m, const struct marks *actual)
 {
 	int ret = 0;
 
-	for (const struct endpoint *o = ep->net->endpoints; o && !ret; o = o->next)
+	for (const struct endpoint *o = peers_first(ep->net); o && !ret; o = peers_next(ep->net, o))
 		if (peers_linked(ep, o))
-			ret = add_key(l, o->public_key);
+			ret = add_key(m, o->public_key,
+				      !actual || find_key(actual, o->public_key) < 0);
 	return ret;
 }
 
@@ -240,9 +278,10 @@ static void batch_clear(struct batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* Turns the marks KEYS (N) of EP's link into B: the entry of each peer EP should have, the
- * removal of the others; with REKEY the whole device instead. */
-static int batch_build(const struct endpoint *ep, uint8_t (*keys)[WG_KEY_LEN], size_t n, bool rekey,
+/* Turns the marks M of EP's link into B: the entry of each peer EP should have, the removal of
+ * the others; with REKEY the whole device instead. A peer whose PSK has not arrived waits (it is
+ * marked again when it does). */
+static int batch_build(const struct endpoint *ep, const struct marks *m, bool rekey,
 		       struct batch *b, char *err)
 {
 	const struct endpoint *o;
@@ -256,8 +295,8 @@ static int batch_build(const struct endpoint *ep, uint8_t (*keys)[WG_KEY_LEN], s
 	b->listen_port = ep->listen_port;
 	if (ep->sandbox && !(b->sandbox = strdup(ep->sandbox)))
 		return errmsg_set(err, -ENOMEM, "out of memory");
-	b->remove = n ? calloc(n, sizeof(*b->remove)) : NULL;
-	if (n && !b->remove)
+	b->remove = m->n ? calloc(m->n, sizeof(*b->remove)) : NULL;
+	if (m->n && !b->remove)
 		return errmsg_set(err, -ENOMEM, "out of memory");
 	if (rekey) {
 		ret = keystore_identity_get(ep->net->d->keys, ep->key_ref, false,
@@ -267,20 +306,28 @@ static int batch_build(const struct endpoint *ep, uint8_t (*keys)[WG_KEY_LEN], s
 		b->set.has_private_key = true;
 		b->set.listen_port = ep->listen_port;
 	}
-	for (size_t i = 0; i < n; i++) {
-		o = peer_with_key(ep, keys[i]);
+	for (size_t i = 0; i < m->n; i++) {
+		o = peer_with_key(ep, m->keys[i]);
 		if (!o) {
 			/* A device set replaces every peer: the others go without a word. */
 			if (!rekey)
-				memcpy(b->remove[b->n_remove++], keys[i], WG_KEY_LEN);
+				memcpy(b->remove[b->n_remove++], m->keys[i], WG_KEY_LEN);
 			continue;
 		}
 		p = wgdev_peer_append(&b->set);
 		if (!p)
 			return errmsg_set(err, -ENOMEM, "out of memory");
 		ret = peers_entry(ep, o, p, err);
+		if (ret == -EAGAIN) {
+			sodium_memzero(p, sizeof(*p));
+			b->set.n_peers--;
+			continue;
+		}
 		if (ret)
 			return ret;
+		/* Roaming: a remote peer's endpoint is what WireGuard learnt, unless it moved. */
+		if (o->host && !m->moved[i] && !rekey)
+			memset(&p->endpoint, 0, sizeof(p->endpoint));
 	}
 	return 0;
 }
@@ -298,9 +345,9 @@ static int batch_apply(const struct batch *b)
 				       (const uint8_t(*)[WG_KEY_LEN])b->remove, b->n_remove);
 }
 
-/* Reads the peers EP's link has now and marks them on L; the lock is released meanwhile (EP
- * stays: L is busy). */
-static int mark_actual(struct wgd *d, struct endpoint *ep, struct peersync_link *l)
+/* Reads the peers EP's link has now into ACTUAL; the lock is released meanwhile (EP stays: its
+ * link is busy). */
+static int read_actual(struct wgd *d, struct endpoint *ep, struct marks *actual)
 {
 	struct wg_link_ref ref = endpoint_link_ref(ep);
 	struct wg_device now = { 0 };
@@ -320,7 +367,7 @@ static int mark_actual(struct wgd *d, struct endpoint *ep, struct peersync_link 
 	ret = ep->backend->device_get(&ref, &now);
 	wgd_lock(d);
 	for (size_t i = 0; !ret && i < now.n_peers; i++)
-		ret = add_key(l, now.peers[i].public_key);
+		ret = add_key(actual, now.peers[i].public_key, false);
 	wgdev_clear(&now);
 	free(sandbox);
 	return ret;
@@ -332,34 +379,33 @@ static void run(struct peersync *ps, struct peersync_link *l)
 {
 	struct wgd *d = ps->d;
 	struct endpoint *ep = l->ep;
-	uint8_t(*keys)[WG_KEY_LEN] = l->keys;
-	size_t n = l->n;
+	struct marks m = l->marks, actual = { 0 };
 	bool all = l->all, rekey = l->rekey;
 	struct batch b = { 0 };
 	char err[ERRMSG_LEN] = "";
 	unsigned delay;
-	int ret;
+	int ret = 0;
 
 	l->busy = true;
 	ps->busy++;
-	l->keys = NULL;
-	l->n = l->cap = 0;
+	memset(&l->marks, 0, sizeof(m));
 	l->all = l->rekey = false;
-	ret = all && !rekey ? mark_actual(d, ep, l) : 0;
+	if (all && !rekey)
+		ret = read_actual(d, ep, &actual);
+	/* What the link has and what it should have: each is set or removed. */
+	for (size_t i = 0; !ret && i < actual.n; i++)
+		ret = add_key(&m, actual.keys[i], false);
 	if (!ret && (all || rekey))
-		ret = mark_desired(ep, l);
-	/* What was read back joins what was marked before. */
-	for (size_t i = 0; !ret && i < n; i++)
-		ret = add_key(l, keys[i]);
-	free(keys);
-	keys = l->keys;
-	n = l->n;
-	l->keys = NULL;
-	l->n = l->cap = 0;
+		ret = mark_desired(ep, &m, all && !rekey ? &actual : NULL);
+	/* Marks made while the lock was released join too. */
+	for (size_t i = 0; !ret && i < l->marks.n; i++)
+		ret = add_key(&m, l->marks.keys[i], l->marks.moved[i]);
+	marks_free(&l->marks);
+	marks_free(&actual);
 	if (ret)
 		errmsg_set(err, ret, "%s", strerror(-ret));
 	else
-		ret = batch_build(ep, keys, n, rekey, &b, err);
+		ret = batch_build(ep, &m, rekey, &b, err);
 	if (!ret) {
 		wgd_unlock(d);
 		ret = batch_apply(&b);
@@ -372,15 +418,15 @@ static void run(struct peersync *ps, struct peersync_link *l)
 	ps->busy--;
 	pthread_cond_broadcast(&ps->idle);
 	if (ret && ep->joined) {
-		for (size_t i = 0; i < n; i++)
-			if (add_key(l, keys[i]))
+		for (size_t i = 0; i < m.n; i++)
+			if (add_key(&l->marks, m.keys[i], m.moved[i]))
 				l->all = true;
 		l->rekey |= rekey;
 		l->all |= all;
 		if (l->attempts++ % PEERSYNC_LOG_EVERY == 0)
 			log_warn("endpoint %.12s: programming %zu peer(s) of link %s: %s; trying "
 				 "again",
-				 ep->id, n, ep->ifname, err);
+				 ep->id, m.n, ep->ifname, err);
 		delay = PEERSYNC_RETRY_MIN_MS << (l->attempts < 6 ? l->attempts - 1 : 5);
 		l->due = now_plus(delay < PEERSYNC_RETRY_MAX_MS ? delay : PEERSYNC_RETRY_MAX_MS);
 	} else {
@@ -389,9 +435,7 @@ static void run(struct peersync *ps, struct peersync_link *l)
 		l->attempts = 0;
 		l->due = now_plus(0);
 	}
-	if (n)
-		sodium_memzero(keys, n * sizeof(*keys));
-	free(keys);
+	marks_free(&m);
 	if (ep->joined)
 		enqueue(ps, l);
 }

@@ -34,8 +34,11 @@ int peersync_new(struct wgd *d, unsigned workers, struct peersync **out);
  * is dropped. Accepts NULL. Called without the lock. */
 void peersync_free(struct peersync *ps);
 
-/* Marks peer PUBLIC_KEY of EP's link. */
+/* Marks peer PUBLIC_KEY of EP's link. A peer of another host keeps the endpoint WireGuard has
+ * for it (roaming, NAT); peersync_touch_moved also sets it: the peer is new to the link, or its
+ * host advertises another address. A peer of this host always gets its loopback endpoint. */
 void peersync_touch(struct endpoint *ep, const uint8_t public_key[WG_KEY_LEN]);
+void peersync_touch_moved(struct endpoint *ep, const uint8_t public_key[WG_KEY_LEN]);
 /* Marks every peer EP's link has or should have: the link's peers are read back from the backend
  * and compared (a link served anew, or one whose calls failed). */
 void peersync_touch_all(struct endpoint *ep);
@@ -45,6 +48,7 @@ void peersync_rekey(struct endpoint *ep);
 /* Marks peer PUBLIC_KEY on every joined endpoint of EP's network but EP: EP (of that key)
  * came, went, or changed what its peers must know of it. */
 void peersync_touch_others(struct endpoint *ep, const uint8_t public_key[WG_KEY_LEN]);
+void peersync_touch_others_moved(struct endpoint *ep, const uint8_t public_key[WG_KEY_LEN]);
 /* EP's link is no longer to be programmed (it left, or goes): its marks are dropped, and this
  * waits, releasing the lock meanwhile, until no worker uses the link. */
 void peersync_forget(struct endpoint *ep);

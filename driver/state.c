@@ -74,13 +74,19 @@ int state_init(struct state *st, const char *dir, char *err)
 	int ret;
 
 	memset(st, 0, sizeof(*st));
-	if (snprintf(st->networks_dir, sizeof(st->networks_dir), "%s/networks", dir) >=
-	    (int)sizeof(st->networks_dir))
+	if (snprintf(st->dir, sizeof(st->dir), "%s", dir) >= (int)sizeof(st->dir) ||
+	    snprintf(st->networks_dir, sizeof(st->networks_dir), "%s/networks", dir) >=
+		    (int)sizeof(st->networks_dir))
 		return errmsg_set(err, -ENAMETOOLONG, "state directory %s: path too long", dir);
 	ret = private_dir(dir, err);
 	if (!ret)
 		ret = private_dir(st->networks_dir, err);
 	return ret;
+}
+
+void state_file(const struct state *st, const char *name, char *out)
+{
+	snprintf(out, PATH_MAX, "%s/%.255s", st->dir, name);
 }
 
 static void file_path(const struct state *st, char *path, const char *id)
@@ -118,10 +124,13 @@ int state_save(const struct network *net, char *err)
 	int ret = -ENOMEM;
 
 	wgd_assert_locked(net->d);
-	root = json_pack("{s:i, s:s, s:i, s:b, s:s, s:s*, s:b, s:[]}", "version", STATE_VERSION,
-			 "id", net->id, "mtu", net->opts.mtu, "psk", net->opts.psk, "policy",
-			 network_policy_name(net->opts.policy), "backend",
+	/* "net" and "keepalive" are left out when unset, as files from before them have it. */
+	root = json_pack("{s:i, s:s, s:i, s:b, s:s, s:s*, s:b, s:s*, s:o*, s:[]}", "version",
+			 STATE_VERSION, "id", net->id, "mtu", net->opts.mtu, "psk", net->opts.psk,
+			 "policy", network_policy_name(net->opts.policy), "backend",
 			 net->opts.backend ? net->opts.backend->name : NULL, "ipv6", net->ipv6,
+			 "net", net->opts.cluster[0] ? net->opts.cluster : NULL, "keepalive",
+			 net->opts.keepalive ? json_integer(net->opts.keepalive) : NULL,
 			 "endpoints");
 	if (!root)
 		goto out;
@@ -230,8 +239,8 @@ err:
 static int network_from_json(struct wgd *d, json_t *root, const char *name, struct network **out,
 			     char *err)
 {
-	const char *id = NULL, *policy = "mesh", *backend = NULL;
-	int version = 0, mtu = 0, psk = 0, ipv6 = 0;
+	const char *id = NULL, *policy = "mesh", *backend = NULL, *cluster = NULL;
+	int version = 0, mtu = 0, psk = 0, ipv6 = 0, keepalive = 0;
 	struct network_options opts = { 0 };
 	json_t *eps = NULL, *e;
 	struct network *net;
@@ -240,9 +249,11 @@ static int network_from_json(struct wgd *d, json_t *root, const char *name, stru
 	int ret;
 
 	*out = NULL;
-	if (json_unpack_ex(root, &jerr, JSON_STRICT, "{s:i, s:s, s:i, s:b, s?s, s?s, s:b, s:o}",
-			   "version", &version, "id", &id, "mtu", &mtu, "psk", &psk, "policy",
-			   &policy, "backend", &backend, "ipv6", &ipv6, "endpoints", &eps))
+	if (json_unpack_ex(root, &jerr, JSON_STRICT,
+			   "{s:i, s:s, s:i, s:b, s?s, s?s, s:b, s?s, s?i, s:o}", "version",
+			   &version, "id", &id, "mtu", &mtu, "psk", &psk, "policy", &policy,
+			   "backend", &backend, "ipv6", &ipv6, "net", &cluster, "keepalive",
+			   &keepalive, "endpoints", &eps))
 		return errmsg_set(err, -EBADMSG, "%s", QUOTE(jerr.text, 120));
 	if (version != STATE_VERSION)
 		return errmsg_set(err, -EBADMSG, "version %d: expected %d", version, STATE_VERSION);
@@ -263,6 +274,15 @@ static int network_from_json(struct wgd *d, json_t *root, const char *name, stru
 	if (network_policy_parse(policy, &opts.policy))
 		return errmsg_set(err, -EBADMSG, "policy \"%s\": expected mesh or links",
 				  QUOTE(policy, 20));
+	if (cluster && !network_name_valid(cluster))
+		return errmsg_set(err, -EBADMSG, "net \"%s\": not a network name",
+				  QUOTE(cluster, 70));
+	if (cluster)
+		snprintf(opts.cluster, sizeof(opts.cluster), "%s", cluster);
+	if (keepalive < 0 || keepalive > NETWORK_KEEPALIVE_MAX)
+		return errmsg_set(err, -EBADMSG, "keepalive %d: expected 0 to %d", keepalive,
+				  NETWORK_KEEPALIVE_MAX);
+	opts.keepalive = (uint16_t)keepalive;
 	if (backend && !(opts.backend = backends_find(&d->backends, backend)))
 		return errmsg_set(err, -EBADMSG, "backend \"%s\": this daemon has none so called",
 				  QUOTE(backend, 20));

@@ -13,13 +13,16 @@ struct state_unreadable;
 struct wgd;
 
 struct state {
-	char networks_dir[PATH_MAX - 256];   /* room for "/<file name>" in a PATH_MAX buffer */
+	char dir[PATH_MAX - 512];	     /* room for "/<file name>" in a PATH_MAX buffer */
+	char networks_dir[PATH_MAX - 256];   /* dir/networks */
 	struct state_unreadable *unreadable; /* files state_load could not read */
 };
 
 /* Uses DIR/networks for network files; DIR and it are created 0700, and refused when they are
  * not directories of ours that only we can use. Borrows DIR (copied). */
 int state_init(struct state *st, const char *dir, char *err);
+/* The path of NAME (a file the daemon keeps beside networks/) into OUT (PATH_MAX bytes). */
+void state_file(const struct state *st, const char *name, char *out);
 /* Writes NET and its endpoints. The daemon's lock is held. */
 int state_save(const struct network *net, char *err);
 /* Removes the file of network ID; 0 when absent. */

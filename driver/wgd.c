@@ -2,6 +2,7 @@
 #include "wgd.h"
 
 #include "errmsg.h"
+#include "ipam.h"
 #include "keystore.h"
 #include "log.h"
 #include "network.h"
@@ -42,6 +43,7 @@ void wgd_destroy(struct wgd *d)
 	peersync_free(d->sync);
 	d->sync = NULL;
 	network_finalise(d);
+	ipam_finalise(d);
 	state_finalise(&d->state);
 	keystore_close(d->keys);
 	d->keys = NULL;

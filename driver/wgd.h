@@ -18,11 +18,13 @@
 #include "backends.h"
 #include "state.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
+struct cluster;
 struct endpoint;
 struct keystore;
 struct network;
@@ -40,7 +42,10 @@ struct wgd {
 	 * and labels (engine.c); NULL: no endpoint waits. */
 	void (*resolve)(void *ctx, const struct endpoint *ep);
 	void *resolve_ctx;
-	struct peersync *sync; /* programs the peers of the links (peersync.h) */
+	struct peersync *sync;	 /* programs the peers of the links (peersync.h) */
+	struct cluster *cluster; /* the hosts this one shares cluster networks with, or NULL */
+	char cluster_error[512]; /* why there is none although ETCD_ENDPOINTS is set */
+	json_t *ipam_local;	 /* this host's addresses when there is no cluster (ipam.c) */
 	/* The UDP ports links listen on (WG_PORTS); 0-0: any the kernel picks. */
 	uint16_t port_min, port_max;
 };

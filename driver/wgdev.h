@@ -25,15 +25,19 @@ struct wg_allowedip {
 	uint8_t cidr;
 };
 
+/* Where a peer's UDP socket is; addr.sa_family == 0: nowhere known. */
+union wg_endpoint {
+	struct sockaddr addr;
+	struct sockaddr_in addr4;
+	struct sockaddr_in6 addr6;
+};
+
 struct wg_peer {
 	uint8_t public_key[WG_KEY_LEN];
 	uint8_t preshared_key[WG_KEY_LEN];
 	bool has_preshared_key;
-	union {
-		struct sockaddr addr;
-		struct sockaddr_in addr4;
-		struct sockaddr_in6 addr6;
-	} endpoint; /* addr.sa_family == 0: no endpoint */
+	union wg_endpoint endpoint; /* family 0: leave it as it is (roaming keeps what it learnt) */
+	uint16_t persistent_keepalive; /* seconds; 0: off */
 	struct wg_allowedip allowedips[WGDEV_MAX_ALLOWEDIPS];
 	size_t n_allowedips;
 	/* Filled by device_get only. */

@@ -427,6 +427,18 @@ int keystore_psk_get(struct keystore *ks, const char *a, const char *b, bool cre
 	return key_file_get(path, create, generate_psk, psk, created);
 }
 
+int keystore_psk_put(struct keystore *ks, const char *a, const char *b,
+		     const uint8_t psk[KEYSTORE_KEY_LEN])
+{
+	char path[PATH_MAX];
+	int ret;
+
+	ret = link_path(ks, path, a, b);
+	if (ret)
+		return ret;
+	return key_file_store(path, psk);
+}
+
 int keystore_psk_delete(struct keystore *ks, const char *a, const char *b)
 {
 	char path[PATH_MAX];
@@ -436,6 +448,18 @@ int keystore_psk_delete(struct keystore *ks, const char *a, const char *b)
 	if (ret)
 		return ret;
 	return key_file_delete(path);
+}
+
+int keystore_host_key_get(struct keystore *ks, uint8_t key[KEYSTORE_KEY_LEN], bool *created)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	last_error[0] = '\0';
+	ret = format_path(path, "%s/host.key", ks->dir);
+	if (ret)
+		return ret;
+	return key_file_get(path, true, generate_private_key, key, created);
 }
 
 int keystore_psk_ref_get(struct keystore *ks, const char *ref, bool create,

@@ -56,6 +56,10 @@ int keystore_identity_delete(struct keystore *ks, const char *ref);
  * CREATED as for keystore_identity_get. -EINVAL when A equals B. */
 int keystore_psk_get(struct keystore *ks, const char *a, const char *b, bool create,
 		     uint8_t psk[KEYSTORE_KEY_LEN], bool *created);
+/* Stores PSK as the PSK of the link A–B (one the hosts of a cluster agreed on), replacing any
+ * other. Borrows PSK. */
+int keystore_psk_put(struct keystore *ks, const char *a, const char *b,
+		     const uint8_t psk[KEYSTORE_KEY_LEN]);
 /* Deletes the PSK of the link A–B; 0 when absent. */
 int keystore_psk_delete(struct keystore *ks, const char *a, const char *b);
 /* Deletes every PSK of links that involve identity REF; 0 when none. */
@@ -78,6 +82,10 @@ int keystore_identity_foreach(struct keystore *ks,
 			      int (*fn)(const char *ref, const uint8_t pub[KEYSTORE_KEY_LEN],
 					void *ctx),
 			      void *ctx);
+
+/* The host's own sealing key (a box key, not a WireGuard key: keys/host.key), created on first
+ * use; *CREATED (may be NULL) as for keystore_identity_get. */
+int keystore_host_key_get(struct keystore *ks, uint8_t key[KEYSTORE_KEY_LEN], bool *created);
 
 /* Derives the X25519 public key of PRIVATE_KEY. */
 void keystore_public_key(uint8_t pub[KEYSTORE_KEY_LEN], const uint8_t priv[KEYSTORE_KEY_LEN]);

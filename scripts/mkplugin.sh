@@ -25,7 +25,7 @@ root=$out/rootfs
 mkdir -p "$root"/usr/{bin,sbin,lib,lib64} "$root"/{etc,tmp,run/wireguard,var/lib/docker-wireguard}
 # Where the daemon binds the exec-root's netns/ and, from the host's state mount, its state
 # (driver/hostmounts.h); /host/* are the mount points of those two mounts.
-mkdir -p "$root"/run/docker/netns "$root"/host/{state,exec-root}
+mkdir -p "$root"/run/docker/netns "$root"/run/etcd-files "$root"/host/{state,exec-root,etcd}
 mkdir -p "$root"/{dev,proc,sys}
 ln -s usr/bin "$root/bin"
 ln -s usr/sbin "$root/sbin"
