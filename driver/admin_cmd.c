@@ -260,19 +260,7 @@ static int cmd_generate(const struct request *r, struct admin_text *out, char *e
 /* Decodes a base64 key, as wg genkey and genpsk print it, trailing whitespace allowed. */
 static int decode_key(const char *text, uint8_t key[KEYSTORE_KEY_LEN])
 {
-	size_t len = text ? strlen(text) : 0, out_len = 0;
-	const char *end = NULL;
-
-	while (len && strchr(" \t\r\n", text[len - 1]))
-		len--;
-	if (len != B64_LEN - 1 ||
-	    sodium_base642bin(key, KEYSTORE_KEY_LEN, text, len, NULL, &out_len, &end,
-			      sodium_base64_VARIANT_ORIGINAL) ||
-	    out_len != KEYSTORE_KEY_LEN || end != text + len) {
-		sodium_memzero(key, KEYSTORE_KEY_LEN);
-		return -EINVAL;
-	}
-	return 0;
+	return text && !keystore_key_parse(text, strlen(text), key) ? 0 : -EINVAL;
 }
 
 static int cmd_import(const struct request *r, struct admin_text *out, char *err)

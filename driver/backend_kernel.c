@@ -72,7 +72,7 @@ static int kernel_link_delete(const char *ifname)
 static int linkinfo_kind_cb(const struct nlattr *attr, void *data)
 {
 	if (mnl_attr_get_type(attr) == IFLA_INFO_KIND &&
-	    mnl_attr_validate(attr, MNL_TYPE_STRING) == 0)
+	    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
 		*(const char **)data = mnl_attr_get_str(attr);
 	return MNL_CB_OK;
 }

@@ -27,6 +27,8 @@ static int family_id_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *attr;
 
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(struct genlmsghdr))
+		return -EBADMSG;
 	mnl_attr_for_each (attr, nlh, sizeof(struct genlmsghdr)) {
 		if (mnl_attr_get_type(attr) == CTRL_ATTR_FAMILY_ID &&
 		    mnl_attr_validate(attr, MNL_TYPE_U16) == 0)

@@ -4,6 +4,7 @@
 #include "netns.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <linux/netlink.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -121,12 +122,41 @@ static void reply_feed_one(struct nlsock_reply *reply, const struct nlmsghdr *nl
 		reply->error = ret;
 }
 
+/* The bytes the message NLH takes at the head of REST bytes, its padding included, or 0 when it
+ * is malformed. libmnl 1.0.4 is no help here: mnl_nlmsg_ok compares the length as an int, so
+ * 2^31 or more passes and mnl_nlmsg_next then steps back or, at 0xffffffff, not at all; and its
+ * attribute walks read up to the aligned end and hold lengths in an int. */
+static size_t message_span(const struct nlmsghdr *nlh, size_t rest)
+{
+	size_t len, pad;
+
+	if (rest < sizeof(*nlh))
+		return 0;
+	len = nlh->nlmsg_len;
+	pad = (NLMSG_ALIGNTO - len % NLMSG_ALIGNTO) % NLMSG_ALIGNTO;
+	if (len < sizeof(*nlh) || len > rest || pad > rest - len || len > INT_MAX - NLMSG_ALIGNTO)
+		return 0;
+	return len + pad;
+}
+
 void nlsock_reply_feed(struct nlsock_reply *reply, const void *buf, size_t len)
 {
-	const struct nlmsghdr *nlh = buf;
-	int rest = len > INT32_MAX ? INT32_MAX : (int)len;
+	const uint8_t *pos = buf;
+	size_t rest = len, span;
 
-	for (; !reply->done && mnl_nlmsg_ok(nlh, rest); nlh = mnl_nlmsg_next(nlh, &rest)) {
+	while (!reply->done && rest) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)pos;
+
+		span = message_span(nlh, rest);
+		if (!span) {
+			/* Nothing from here on can be trusted. */
+			if (!reply->error)
+				reply->error = -EBADMSG;
+			reply->done = true;
+			return;
+		}
+		pos += span;
+		rest -= span;
 		/* Leftovers of an earlier request on this socket, or not addressed to us. */
 		if (nlh->nlmsg_seq != reply->seq)
 			continue;
@@ -134,11 +164,38 @@ void nlsock_reply_feed(struct nlsock_reply *reply, const void *buf, size_t len)
 			continue;
 		reply_feed_one(reply, nlh);
 	}
-	if (!reply->done && rest > 0) {
-		/* A truncated message: nothing after it can be trusted. */
-		if (!reply->error)
-			reply->error = -EBADMSG;
-		reply->done = true;
+}
+
+static int64_t clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads the next datagram the kernel sent to SOCK into its buffer; returns its length or -errno.
+ * Any socket of the namespace with CAP_NET_ADMIN there (root in a container) can write to our
+ * port as well: what it sends is dropped and does not extend the wait for the kernel. */
+static ssize_t recv_from_kernel(struct nlsock *sock)
+{
+	int64_t deadline = clock_ms() + NLSOCK_TIMEOUT_SEC * 1000;
+	struct iovec iov = { .iov_base = sock->buf, .iov_len = NLSOCK_RECV_SIZE };
+	struct sockaddr_nl from;
+	struct msghdr msg = { .msg_name = &from, .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	for (;;) {
+		msg.msg_namelen = sizeof(from);
+		n = recvmsg(mnl_socket_get_fd(sock->nl), &msg, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+		if (msg.msg_namelen == sizeof(from) && from.nl_family == AF_NETLINK && !from.nl_pid)
+			return msg.msg_flags & MSG_TRUNC ? -ENOSPC : n;
+		if (clock_ms() >= deadline)
+			return -ETIMEDOUT;
 	}
 }
 
@@ -153,11 +210,9 @@ int nlsock_talk(struct nlsock *sock, struct nlmsghdr *nlh, nlsock_cb cb, void *d
 	if (mnl_socket_sendto(sock->nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	while (!reply.done) {
-		n = mnl_socket_recvfrom(sock->nl, sock->buf, NLSOCK_RECV_SIZE);
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = recv_from_kernel(sock);
 		if (n < 0)
-			return errno == EAGAIN || errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
+			return (int)n;
 		nlsock_reply_feed(&reply, sock->buf, (size_t)n);
 	}
 	return reply.error;

@@ -42,11 +42,14 @@ int nlsock_open(struct nlsock *sock, int bus, const char *netns);
 /* Closes SOCK and wipes its buffer. Accepts a zeroed or already closed SOCK. */
 void nlsock_close(struct nlsock *sock);
 /* Sends the request NLH (its seq is set here, NLM_F_ACK added) and passes every data message of
- * the reply to CB. Returns 0, the kernel's -errno, CB's -errno, -EINTR when a dump was
- * interrupted by a concurrent change (the reply is read to its end first), or -ETIMEDOUT. */
+ * the reply to CB; datagrams not sent by the kernel are dropped. Returns 0, the kernel's -errno,
+ * CB's -errno, -EINTR when a dump was interrupted by a concurrent change (the reply is read to
+ * its end first), -EBADMSG for a malformed reply, or -ETIMEDOUT. */
 int nlsock_talk(struct nlsock *sock, struct nlmsghdr *nlh, nlsock_cb cb, void *data);
 /* Feeds the LEN bytes of messages in BUF to REPLY: messages for another seq or port are
- * skipped, and after an error only the end of the reply is looked for. */
+ * skipped, and after an error only the end of the reply is looked for. A malformed message (a
+ * length shorter than its header or running past LEN with its padding) ends the reply with
+ * -EBADMSG; CB sees only messages that lie whole, padding included, inside BUF. */
 void nlsock_reply_feed(struct nlsock_reply *reply, const void *buf, size_t len);
 
 #endif

@@ -92,7 +92,9 @@ static int linkinfo_cb(const struct nlattr *attr, void *arg)
 {
 	struct tun_info *info = arg;
 
-	if (mnl_attr_get_type(attr) == IFLA_INFO_KIND && !mnl_attr_validate(attr, MNL_TYPE_STRING))
+	/* MNL_TYPE_STRING would not check the NUL that strcmp() needs. */
+	if (mnl_attr_get_type(attr) == IFLA_INFO_KIND &&
+	    !mnl_attr_validate(attr, MNL_TYPE_NUL_STRING))
 		info->kind = mnl_attr_get_str(attr);
 	else if (mnl_attr_get_type(attr) == IFLA_INFO_DATA)
 		info->data = attr;
@@ -126,7 +128,11 @@ static int tun_link_cb(const struct nlmsghdr *nlh, void *arg)
 	const struct nlattr *attr;
 	bool carrier = false;
 
-	if (nlh->nlmsg_type != RTM_NEWLINK || search->found)
+	if (nlh->nlmsg_type != RTM_NEWLINK)
+		return 0;
+	if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*ifi))
+		return -EBADMSG;
+	if (search->found)
 		return 0;
 	mnl_attr_for_each (attr, nlh, sizeof(*ifi)) {
 		uint16_t type = mnl_attr_get_type(attr);

@@ -199,8 +199,13 @@ void keystore_public_key(uint8_t pub[KEYSTORE_KEY_LEN], const uint8_t priv[KEYST
 		sodium_memzero(pub, KEYSTORE_KEY_LEN);
 }
 
-/* Parses "<base64 of 32 bytes>" followed only by whitespace, as `wg genkey` writes it. */
-static int parse_key(const char *text, size_t len, uint8_t key[KEYSTORE_KEY_LEN])
+static bool base64_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/' || c == '=';
+}
+
+int keystore_key_parse(const char *text, size_t len, uint8_t key[KEYSTORE_KEY_LEN])
 {
 	const char *end = NULL;
 	size_t key_len = 0;
@@ -210,6 +215,10 @@ static int parse_key(const char *text, size_t len, uint8_t key[KEYSTORE_KEY_LEN]
 		len--;
 	if (len != KEY_B64_LEN)
 		return -EBADMSG;
+	/* libsodium 1.0.18 decodes every byte from 0x80 up as '/': check the alphabet first. */
+	for (size_t i = 0; i < len; i++)
+		if (!base64_char(text[i]))
+			return -EBADMSG;
 	if (sodium_base642bin(key, KEYSTORE_KEY_LEN, text, len, NULL, &key_len, &end,
 			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    key_len != KEYSTORE_KEY_LEN || end != text + len) {
@@ -264,7 +273,7 @@ static int key_file_load(const char *path, uint8_t key[KEYSTORE_KEY_LEN])
 		ret = -EBADMSG;
 		goto out;
 	}
-	ret = parse_key(text, len, key);
+	ret = keystore_key_parse(text, len, key);
 	if (ret)
 		set_error("key file %s: not a base64 32-byte key", path);
 out:

@@ -24,6 +24,7 @@
 #define KEYSTORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define KEYSTORE_KEY_LEN 32
@@ -86,6 +87,10 @@ int keystore_identity_foreach(struct keystore *ks,
 /* The host's own sealing key (a box key, not a WireGuard key: keys/host.key), created on first
  * use; *CREATED (may be NULL) as for keystore_identity_get. */
 int keystore_host_key_get(struct keystore *ks, uint8_t key[KEYSTORE_KEY_LEN], bool *created);
+
+/* Parses TEXT (LEN bytes): the base64 of a 32-byte key followed only by whitespace, as `wg genkey`
+ * prints it, into KEY; -EBADMSG for anything else. */
+int keystore_key_parse(const char *text, size_t len, uint8_t key[KEYSTORE_KEY_LEN]);
 
 /* Derives the X25519 public key of PRIVATE_KEY. */
 void keystore_public_key(uint8_t pub[KEYSTORE_KEY_LEN], const uint8_t priv[KEYSTORE_KEY_LEN]);

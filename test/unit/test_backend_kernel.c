@@ -84,6 +84,29 @@ UNIT_TEST(link_dump_keeps_only_wireguard_links)
 	CHECK(!strcmp(names.name[1], "wg1"));
 }
 
+/* A kind without its NUL (the fuzzer's find): strcmp would read past the attribute. */
+UNIT_TEST(a_link_kind_without_its_nul_is_not_read)
+{
+	static uint8_t buf[8192];
+	struct link_names names = { .n = 0 };
+	struct nlsock_reply reply = { .seq = 9, .cb = collect_wireguard_link, .data = &names };
+	struct nlattr *linkinfo;
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct ifinfomsg *ifi;
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	nlh->nlmsg_flags = NLM_F_MULTI;
+	nlh->nlmsg_seq = 9;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_index = 1;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, "wg0");
+	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put(nlh, IFLA_INFO_KIND, 4, "wire");
+	mnl_attr_nest_end(nlh, linkinfo);
+	nlsock_reply_feed(&reply, buf, MNL_ALIGN(nlh->nlmsg_len));
+	CHECK_EQ_INT(names.n, 0);
+}
+
 /* A persistent TUN link; 0 without creating anything where /dev/net/tun is missing (the VM). */
 static int tun_create(const char *name)
 {
@@ -540,7 +563,8 @@ UNIT_TEST(kernel_device_set_in_sandbox_rekeys_and_replaces_peers)
 }
 
 UNIT_MAIN("backend_kernel", UNIT_CASE(enter_private_netns),
-	  UNIT_CASE(link_dump_keeps_only_wireguard_links), UNIT_CASE(sandbox_without_the_link),
+	  UNIT_CASE(link_dump_keeps_only_wireguard_links),
+	  UNIT_CASE(a_link_kind_without_its_nul_is_not_read), UNIT_CASE(sandbox_without_the_link),
 	  UNIT_CASE(without_wireguard_everything_fails_cleanly),
 	  UNIT_CASE(kernel_link_lifecycle_in_the_host_namespace),
 	  UNIT_CASE(kernel_link_with_many_peers),

@@ -777,6 +777,44 @@ UNIT_TEST(get_many_peers_grow_the_array)
 	wgdev_clear(&dev);
 }
 
+static struct nlmsghdr *family_reply(uint8_t *buf, uint16_t id)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct genlmsghdr *genl;
+
+	nlh->nlmsg_type = GENL_ID_CTRL;
+	genl = mnl_nlmsg_put_extra_header(nlh, sizeof(*genl));
+	genl->cmd = CTRL_CMD_NEWFAMILY;
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, WG_GENL_NAME);
+	mnl_attr_put_u16(nlh, CTRL_ATTR_FAMILY_ID, id);
+	return nlh;
+}
+
+UNIT_TEST(family_reply_gives_the_id)
+{
+	uint8_t buf[128];
+	uint16_t family = 0;
+
+	CHECK_EQ_INT(family_id_cb(family_reply(buf, FAMILY), &family), 0);
+	CHECK_EQ_INT(family, FAMILY);
+}
+
+/* A message too short for its struct genlmsghdr is malformed, whichever reply it is in. */
+UNIT_TEST(messages_shorter_than_their_header_are_refused)
+{
+	uint8_t buf[128];
+	struct nlmsghdr *nlh = family_reply(buf, FAMILY);
+	struct wg_device dev = { 0 };
+	uint16_t family = 0;
+
+	nlh->nlmsg_len = MNL_NLMSG_HDRLEN + 2;
+	CHECK_EQ_INT(family_id_cb(nlh, &family), -EBADMSG);
+	CHECK_EQ_INT(family, 0);
+	nlh->nlmsg_type = FAMILY;
+	CHECK_EQ_INT(genl_wg_parse_device(nlh, &dev), -EBADMSG);
+	CHECK_EQ_INT(dev.n_peers, 0);
+}
+
 UNIT_MAIN("genl_wg", UNIT_CASE(set_fits_one_message),
 	  UNIT_CASE(set_without_peers_has_no_peers_nest), UNIT_CASE(set_splits_many_peers),
 	  UNIT_CASE(set_splits_at_every_buffer_size), UNIT_CASE(set_remove_sends_key_and_flag_only),
@@ -785,4 +823,5 @@ UNIT_MAIN("genl_wg", UNIT_CASE(set_fits_one_message),
 	  UNIT_CASE(get_dump_done_carries_the_error), UNIT_CASE(get_error_ack_ends_the_reply),
 	  UNIT_CASE(get_truncated_message_is_an_error),
 	  UNIT_CASE(get_peer_with_too_many_allowedips_is_e2big),
-	  UNIT_CASE(get_many_peers_grow_the_array))
+	  UNIT_CASE(get_many_peers_grow_the_array), UNIT_CASE(family_reply_gives_the_id),
+	  UNIT_CASE(messages_shorter_than_their_header_are_refused))

@@ -124,4 +124,77 @@ UNIT_TEST(persistent_tun_devices)
 	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-UNIT_MAIN("tun", UNIT_CASE(persistent_tun_devices))
+/* An RTM_NEWLINK message for a TUN as a link dump carries it: index 7, its name, the alias TAG,
+ * a carrier, and IFLA_LINKINFO with kind KIND (KIND_LEN bytes: the kernel counts the NUL). */
+static struct nlmsghdr *put_tun_message(uint8_t *buf, const char *tag, const char *kind,
+					size_t kind_len)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlattr *linkinfo, *data;
+	struct ifinfomsg *ifi;
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_index = 7;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, "wg0");
+	mnl_attr_put_strz(nlh, IFLA_IFALIAS, tag);
+	mnl_attr_put_u8(nlh, IFLA_CARRIER, 1);
+	linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+	mnl_attr_put(nlh, IFLA_INFO_KIND, kind_len, kind);
+	data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+	mnl_attr_put_u8(nlh, IFLA_TUN_TYPE, IFF_TUN);
+	mnl_attr_put_u8(nlh, IFLA_TUN_PI, 0);
+	mnl_attr_put_u8(nlh, IFLA_TUN_VNET_HDR, 0);
+	mnl_attr_nest_end(nlh, data);
+	mnl_attr_nest_end(nlh, linkinfo);
+	return nlh;
+}
+
+UNIT_TEST(link_message_names_the_tagged_tun)
+{
+	uint8_t buf[512];
+	struct tun_link link;
+	struct tun_search search = { .tag = "wgt-a", .out = &link };
+	struct nlmsghdr *nlh = put_tun_message(buf, "wgt-a", "tun", sizeof("tun"));
+
+	CHECK_EQ_INT(tun_link_cb(nlh, &search), 0);
+	CHECK(search.found);
+	CHECK(!strcmp(link.name, "wg0"));
+	CHECK_EQ_INT(link.ifindex, 7);
+	CHECK_EQ_INT(link.flags, IFF_TUN | IFF_NO_PI);
+	CHECK(link.attached);
+
+	search.found = false;
+	search.tag = "wgt-b";
+	CHECK_EQ_INT(tun_link_cb(nlh, &search), 0);
+	CHECK(!search.found);
+}
+
+/* A message too short for its struct ifinfomsg is malformed, not a link to look into. */
+UNIT_TEST(link_message_shorter_than_its_header_is_refused)
+{
+	uint8_t buf[512];
+	struct tun_link link;
+	struct tun_search search = { .tag = "wgt-a", .out = &link };
+	struct nlmsghdr *nlh = put_tun_message(buf, "wgt-a", "tun", sizeof("tun"));
+
+	nlh->nlmsg_len = MNL_NLMSG_HDRLEN + sizeof(struct ifinfomsg) - 4;
+	CHECK_EQ_INT(tun_link_cb(nlh, &search), -EBADMSG);
+	CHECK(!search.found);
+}
+
+/* IFLA_INFO_KIND without its NUL: read as a C string it runs into whatever follows. */
+UNIT_TEST(link_kind_must_be_terminated)
+{
+	uint8_t buf[512];
+	struct tun_link link;
+	struct tun_search search = { .tag = "wgt-a", .out = &link };
+	struct nlmsghdr *nlh = put_tun_message(buf, "wgt-a", "tun", strlen("tun"));
+
+	CHECK_EQ_INT(tun_link_cb(nlh, &search), 0);
+	CHECK(!search.found);
+}
+
+UNIT_MAIN("tun", UNIT_CASE(persistent_tun_devices), UNIT_CASE(link_message_names_the_tagged_tun),
+	  UNIT_CASE(link_message_shorter_than_its_header_is_refused),
+	  UNIT_CASE(link_kind_must_be_terminated))
