@@ -102,11 +102,8 @@ static void serve(struct admin *a, int fd)
 
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	ret = read_request(fd, req, err);
-	if (!ret) {
-		wgd_lock(a->d);
+	if (!ret)
 		ret = admin_cmd_run(a->d, req, &out, err);
-		wgd_unlock(a->d);
-	}
 	if (ret) {
 		log_warn("wgctl: %s", err);
 		write_all(fd, "error ", 6);

@@ -5,8 +5,8 @@
  * side:
  *   request   <command>[ identity|psk <ref>]\n[<base64 key>\n]
  *   reply     ok\n<lines>     or     error <message>\n
- * Commands (admin_cmd.c): list, links, generate, import, delete, export. Only export answers a
- * secret; every buffer that held one is wiped.
+ * Commands (admin_cmd.c): list, links, generate, import, delete, export, and for a cluster
+ * hosts and forget <host>. Only export answers a secret; every buffer that held one is wiped.
  */
 #ifndef ADMIN_H
 #define ADMIN_H

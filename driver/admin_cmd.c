@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "admin_cmd.h"
 
+#include "cluster.h"
+
 #include "endpoint.h"
 #include "errmsg.h"
 #include "keystore.h"
@@ -23,6 +25,7 @@ enum key_kind { KIND_NONE, KIND_IDENTITY, KIND_PSK };
 
 struct request {
 	struct wgd *d;
+	struct cluster *cluster; /* for the cluster's commands, which run without the lock */
 	const char *command;
 	enum key_kind kind;
 	const char *ref;
@@ -311,6 +314,9 @@ static int cmd_delete(const struct request *r, struct admin_text *out, char *err
 		ret = keystore_psk_delete_all(r->d->keys, r->ref);
 	if (!ret && r->kind == KIND_IDENTITY)
 		ret = keystore_identity_delete(r->d->keys, r->ref);
+	/* Another host may use the reference now. */
+	if (!ret && r->kind == KIND_IDENTITY && r->cluster)
+		cluster_key_released(r->cluster, r->ref);
 	if (ret)
 		return errmsg_set(err, ret, "%s %s: %s", kind_name(r->kind), r->ref,
 				  keystore_error());
@@ -340,15 +346,32 @@ static int cmd_export(const struct request *r, struct admin_text *out, char *err
 	return 0;
 }
 
+static int cmd_hosts(const struct request *r, struct admin_text *out, char *err)
+{
+	return cluster_hosts(r->cluster, out, err);
+}
+
+static int cmd_forget(const struct request *r, struct admin_text *out, char *err)
+{
+	return cluster_host_forget(r->cluster, r->ref, out, err);
+}
+
 static const struct command {
 	const char *name;
 	int (*run)(const struct request *r, struct admin_text *out, char *err);
-	bool takes_key; /* kind and reference */
-	bool reads_key; /* a key line follows */
+	bool takes_key;	 /* kind and reference */
+	bool reads_key;	 /* a key line follows */
+	bool takes_host; /* a host: ID, name or address */
+	bool cluster;	 /* the store's: runs without the daemon's lock */
 } commands[] = {
-	{ "list", cmd_list, false, false },	   { "links", cmd_links, false, false },
-	{ "generate", cmd_generate, true, false }, { "import", cmd_import, true, true },
-	{ "delete", cmd_delete, true, false },	   { "export", cmd_export, true, false },
+	{ .name = "list", .run = cmd_list },
+	{ .name = "links", .run = cmd_links },
+	{ .name = "generate", .run = cmd_generate, .takes_key = true },
+	{ .name = "import", .run = cmd_import, .takes_key = true, .reads_key = true },
+	{ .name = "delete", .run = cmd_delete, .takes_key = true },
+	{ .name = "export", .run = cmd_export, .takes_key = true },
+	{ .name = "hosts", .run = cmd_hosts, .cluster = true },
+	{ .name = "forget", .run = cmd_forget, .takes_host = true, .cluster = true },
 };
 
 /* Splits "<command>[ <kind> <ref>]\n[<key>\n]" in place. */
@@ -370,8 +393,17 @@ static int parse_request(char *text, struct request *r, const struct command **c
 	if (!*cmd)
 		return errmsg_set(err, -EINVAL,
 				  "unknown command \"%s\"; known: list, links, "
-				  "generate, import, delete, export",
+				  "generate, import, delete, export, hosts, forget",
 				  QUOTE(r->command ? r->command : "", 40));
+	if ((*cmd)->takes_host) {
+		r->ref = kind;
+		if (!kind || r->ref[strspn(kind, "abcdefghijklmnopqrstuvwxyz0123456789._:-")] ||
+		    strlen(kind) > 64 || strtok_r(NULL, " ", &save))
+			return errmsg_set(err, -EINVAL,
+					  "%s: expected one host: its ID, name or address",
+					  r->command);
+		return 0;
+	}
 	if (!(*cmd)->takes_key)
 		return kind ? errmsg_set(err, -EINVAL, "%s takes no argument", r->command) : 0;
 	if (kind && !strcmp(kind, "identity"))
@@ -392,12 +424,26 @@ int admin_cmd_run(struct wgd *d, char *req, struct admin_text *out, char *err)
 	struct request r;
 	int ret;
 
-	wgd_assert_locked(d);
+	wgd_assert_unlocked(d);
 	ret = parse_request(req, &r, &cmd, err);
 	r.d = d;
 	if (ret)
 		return ret;
 	if (cmd->reads_key && !r.key)
 		return errmsg_set(err, -EINVAL, "%s: no key given", r.command);
+	wgd_lock(d);
+	r.cluster = d->cluster;
+	if (!cmd->cluster) {
+		ret = cmd->run(&r, out, err);
+		wgd_unlock(d);
+		return ret;
+	}
+	wgd_unlock(d);
+	/* The store may take seconds: not under the lock. The cluster lives as long as this
+	 * socket does. */
+	if (!r.cluster)
+		return errmsg_set(err, -ENOTSUP,
+				  "%s: this host has no cluster store (ETCD_ENDPOINTS is not set)",
+				  r.command);
 	return cmd->run(&r, out, err);
 }

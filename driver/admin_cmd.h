@@ -20,7 +20,8 @@ void admin_text_free(struct admin_text *t);
 struct wgd;
 
 /* Runs request REQ (NUL-terminated, see admin.h; modified while parsed) for daemon D and appends
- * the reply's lines to OUT. The caller holds D's lock. 0, or -errno with the message in ERR. */
+ * the reply's lines to OUT. Called without D's lock: the key commands take it, the cluster's
+ * (hosts, forget) ask the store without it. 0, or -errno with the message in ERR. */
 int admin_cmd_run(struct wgd *d, char *req, struct admin_text *out, char *err);
 
 #endif

@@ -2,6 +2,7 @@
 #include "cluster.h"
 
 #include "addr.h"
+#include "admin_cmd.h"
 #include "atomic_file.h"
 #include "endpoint.h"
 #include "errmsg.h"
@@ -40,7 +41,7 @@
 #define IPAM_TRIES 64
 #define PSK_LABEL  "wireguard-driver psk v1"
 
-enum job_type { JOB_PUBLISH, JOB_UNPUBLISH, JOB_PSK, JOB_RELEASE, JOB_LOAD_NET };
+enum job_type { JOB_PUBLISH, JOB_UNPUBLISH, JOB_PSK, JOB_RELEASE, JOB_LOAD_NET, JOB_KEY_RELEASE };
 
 /* A write the engine does not wait for: done by the writer thread, again until the store takes
  * it. */
@@ -343,6 +344,11 @@ void cluster_psk_wanted(struct cluster *c, const struct endpoint *self,
 		job_insert(c, job);
 	}
 	pthread_mutex_unlock(&c->lock);
+}
+
+void cluster_key_released(struct cluster *c, const char *ref)
+{
+	queue(c, JOB_KEY_RELEASE, ref, NULL);
 }
 
 void cluster_network_added(struct cluster *c, struct network *net)
@@ -989,6 +995,7 @@ static int run_job(struct cluster *c, struct job *job, char *err)
 	case JOB_PSK: return run_psk(c, job, err);
 	case JOB_RELEASE: return run_release(c, job, err);
 	case JOB_LOAD_NET: return run_load_net(c, job->key, err);
+	case JOB_KEY_RELEASE: return cluster_key_release(c, job->key, err);
 	}
 	return 0;
 }
@@ -1271,6 +1278,169 @@ int cluster_ipam_release(struct cluster *c, const char *pool, const char *addr)
 		release_queue(c, pool, addr, true);
 	}
 	return 0;
+}
+
+/* ---- wgctl hosts, wgctl host forget ---- */
+
+struct host_view {
+	char id[HOST_ID_LEN + 1];
+	json_t *info; /* hostinfo record */
+	bool alive;
+	size_t endpoints; /* records under nets/NET/eps/ID/ */
+};
+
+/* Every host the store knows, with its liveness and endpoint count, into *OUT (N). */
+static int hosts_read(struct cluster *c, struct host_view **out, size_t *n, char *err)
+{
+	struct etcd_range r = { 0 };
+	size_t plen = strlen(CLUSTER_PREFIX), k;
+	char buf[KEY_MAX], *part[6];
+	struct host_view *v = NULL;
+	int ret;
+
+	*out = NULL;
+	*n = 0;
+	ret = etcd_get_prefix(c->etcd, CLUSTER_PREFIX, plen, 0, 0, &r, err);
+	for (size_t pass = 0; !ret && pass < 2; pass++) {
+		for (size_t i = 0; i < r.n; i++) {
+			const struct etcd_kv *kv = &r.kvs[i];
+			size_t parts = kv->key_len > plen
+					       ? key_split(kv->key + plen, kv->key_len - plen, buf,
+							   sizeof(buf), part, 6)
+					       : 0;
+
+			/* First the hosts, then what refers to them. */
+			if (pass == 0 && parts == 2 && !strcmp(part[0], "hostinfo") &&
+			    strlen(part[1]) == HOST_ID_LEN) {
+				struct host_view *grown = realloc(v, (*n + 1) * sizeof(*v));
+
+				if (!grown) {
+					ret = errmsg_set(err, -ENOMEM, "out of memory");
+					break;
+				}
+				v = grown;
+				memset(&v[*n], 0, sizeof(*v));
+				snprintf(v[*n].id, sizeof(v[*n].id), "%s", part[1]);
+				v[*n].info = record_parse(kv->value, kv->value_len);
+				(*n)++;
+				continue;
+			}
+			if (pass == 0)
+				continue;
+			for (k = 0; k < *n; k++) {
+				if (parts == 2 && !strcmp(part[0], "alive") &&
+				    !strcmp(part[1], v[k].id))
+					v[k].alive = true;
+				if (parts == 5 && !strcmp(part[0], "nets") &&
+				    !strcmp(part[2], "eps") && !strcmp(part[3], v[k].id))
+					v[k].endpoints++;
+			}
+		}
+	}
+	etcd_range_free(&r);
+	*out = v;
+	return ret;
+}
+
+static void hosts_free(struct host_view *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		json_decref(v[i].info);
+	free(v);
+}
+
+int cluster_hosts(struct cluster *c, struct admin_text *out, char *err)
+{
+	struct host_view *v;
+	size_t n;
+	int ret = hosts_read(c, &v, &n, err);
+
+	for (size_t i = 0; !ret && i < n; i++)
+		ret = admin_text_printf(out, "host %s %s %s %s %zu endpoint(s)%s\n", v[i].id,
+					QUOTE(record_str(v[i].info, "name") ?: "?", 64),
+					QUOTE(record_str(v[i].info, "addr") ?: "?", 46),
+					v[i].alive ? "alive" : "gone", v[i].endpoints,
+					strcmp(v[i].id, c->id) ? "" : " (this host)");
+	hosts_free(v, n);
+	return ret;
+}
+
+/* Deletes every key under the prefix whose record says HOST (FIELD) is its holder, or whose
+ * key path names it (NAMED: the record is per host). Returns how many, or -errno. */
+static int forget_records(struct cluster *c, const char *sub, const char *host, size_t *count,
+			  char *err)
+{
+	struct etcd_range r = { 0 };
+	char prefix[KEY_MAX];
+	json_t *j;
+	int ret;
+
+	store_key(prefix, "%s", sub);
+	ret = etcd_get_prefix(c->etcd, prefix, strlen(prefix), 0, 0, &r, err);
+	for (size_t i = 0; !ret && i < r.n; i++) {
+		const struct etcd_kv *kv = &r.kvs[i];
+		bool mine = memmem(kv->key, kv->key_len, host, strlen(host)) != NULL;
+
+		j = record_parse(kv->value, kv->value_len);
+		mine |= j && !strcmp(record_str(j, "host") ?: "", host);
+		json_decref(j);
+		if (!mine)
+			continue;
+		ret = store_delete_if(c, kv->key, kv->mod_revision, err);
+		if (ret == -EAGAIN)
+			ret = 0;
+		else if (!ret)
+			(*count)++;
+	}
+	etcd_range_free(&r);
+	return ret;
+}
+
+int cluster_host_forget(struct cluster *c, const char *who, struct admin_text *out, char *err)
+{
+	size_t n, addresses = 0, keys = 0, others = 0;
+	const struct host_view *h = NULL;
+	struct host_view *v;
+	char key[KEY_MAX];
+	int ret = hosts_read(c, &v, &n, err);
+
+	for (size_t i = 0; !ret && i < n && !h; i++)
+		if (!strcmp(v[i].id, who) || !strcmp(record_str(v[i].info, "name") ?: "", who) ||
+		    !strcmp(record_str(v[i].info, "addr") ?: "", who))
+			h = &v[i];
+	if (!ret && !h)
+		ret = errmsg_set(err, -ENOENT, "host %s: no such host (wgctl hosts lists them)",
+				 QUOTE(who, 64));
+	else if (!ret && !strcmp(h->id, c->id))
+		ret = errmsg_set(err, -EINVAL, "host %s is this host", who);
+	else if (!ret && h->alive)
+		ret = errmsg_set(err, -EBUSY,
+				 "host %s (%s) is alive: its lease is held; forget a host only "
+				 "once it is gone for good",
+				 who, h->id);
+	/* Its addresses go back to the pools, its key claims go, its records go. */
+	if (!ret)
+		ret = forget_records(c, "ipam/", h->id, &addresses, err);
+	if (!ret)
+		ret = forget_records(c, "keys/", h->id, &keys, err);
+	if (!ret)
+		ret = forget_records(c, "nets/", h->id, &others, err);
+	if (!ret)
+		ret = forget_records(c, "psk/", h->id, &others, err);
+	if (!ret) {
+		store_key(key, "hostinfo/%s", h->id);
+		ret = etcd_delete(c->etcd, key, strlen(key), false, NULL, err);
+	}
+	if (!ret)
+		ret = admin_text_printf(out,
+					"forgot host %s: %zu address(es), %zu key claim(s), %zu "
+					"other record(s)\n",
+					h->id, addresses, keys, others);
+	if (!ret)
+		log_info("cluster: host %s forgotten: %zu address(es) back in their pools", who,
+			 addresses);
+	hosts_free(v, n);
+	return ret;
 }
 
 /* ---- start and stop ---- */

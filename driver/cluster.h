@@ -81,6 +81,8 @@ void cluster_psk_wanted(struct cluster *c, const struct endpoint *self,
 int cluster_key_claim(struct cluster *c, const char *ref, char *err);
 /* Without the lock, bounded: identity REF was deleted here; another host may claim it. */
 int cluster_key_release(struct cluster *c, const char *ref, char *err);
+/* With or without the lock: the same, in the background. */
+void cluster_key_released(struct cluster *c, const char *ref);
 
 /* Without the lock, bounded: an address of POOL ("10.50.0.0/16") for this host, unique in the
  * cluster: WANT ("" for any), never GATEWAY (NULL: none), into OUT (ADDR_STRLEN). The record has
@@ -90,5 +92,15 @@ int cluster_ipam_request(struct cluster *c, const char *pool, const char *want, 
 /* Without the lock: gives ADDR of POOL back, if this host holds it. When the store does not
  * answer the release is kept on disk and done later: this never fails. */
 int cluster_ipam_release(struct cluster *c, const char *pool, const char *addr);
+
+struct admin_text;
+
+/* Without the lock, bounded: one line per host the store knows (wgctl hosts): its ID, name,
+ * advertised address, alive or gone, and how many endpoints it publishes. */
+int cluster_hosts(struct cluster *c, struct admin_text *out, char *err);
+/* Without the lock, bounded: host WHO (ID, name or address), gone for good, is forgotten: its
+ * addresses go back to their pools, its key claims and records go (wgctl host forget). Refused
+ * while its lease is held. */
+int cluster_host_forget(struct cluster *c, const char *who, struct admin_text *out, char *err);
 
 #endif

@@ -104,6 +104,11 @@ static bool put_peer_head(struct nlmsghdr *nlh, size_t buflen, const struct genl
 	if (!mnl_attr_put_check(nlh, buflen, WGPEER_A_PRESHARED_KEY, WG_KEY_LEN,
 				peer->has_preshared_key ? peer->preshared_key : no_key))
 		return false;
+	/* A network's keepalive is fixed at its creation: 0 never has to undo another value. */
+	if (peer->persistent_keepalive &&
+	    !mnl_attr_put_u16_check(nlh, buflen, WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL,
+				    peer->persistent_keepalive))
+		return false;
 	return put_endpoint(nlh, buflen, peer);
 }
 
@@ -343,6 +348,11 @@ static int parse_peer_attr(const struct nlattr *attr, struct wg_peer *peer, bool
 		return 0;
 	case WGPEER_A_RX_BYTES: return parse_u64(attr, &peer->rx_bytes);
 	case WGPEER_A_TX_BYTES: return parse_u64(attr, &peer->tx_bytes);
+	case WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL:
+		if (mnl_attr_validate(attr, MNL_TYPE_U16))
+			return -EBADMSG;
+		peer->persistent_keepalive = mnl_attr_get_u16(attr);
+		return 0;
 	case WGPEER_A_ALLOWEDIPS: return parse_allowedips(attr, peer);
 	default:
 		/* WGPEER_A_UNSPEC is the padding the kernel puts before 64-bit counters. */

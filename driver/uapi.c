@@ -143,6 +143,10 @@ static int build_peer(const struct wg_peer *peer, struct uapi_buf *out)
 		err = buf_put_key(out, "preshared_key", peer->preshared_key);
 	if (!err)
 		err = buf_put_endpoint(out, peer);
+	/* A network's keepalive is fixed at its creation: 0 never has to undo another value. */
+	if (!err && peer->persistent_keepalive)
+		err = buf_printf(out, "persistent_keepalive_interval=%u\n",
+				 peer->persistent_keepalive);
 	if (!err)
 		err = buf_printf(out, "replace_allowed_ips=true\n");
 	for (size_t i = 0; !err && i < peer->n_allowedips; i++)
@@ -410,7 +414,13 @@ static int parse_peer_line(const struct uapi_line *line, struct wg_peer *peer)
 		return parse_u64(line->value, line->value_len, UINT64_MAX, &peer->rx_bytes);
 	if (key_is(line, "last_handshake_time_nsec"))
 		return parse_u64(line->value, line->value_len, 999999999, &v);
-	if (key_is(line, "protocol_version") || key_is(line, "persistent_keepalive_interval"))
+	if (key_is(line, "persistent_keepalive_interval")) {
+		err = parse_u64(line->value, line->value_len, UINT16_MAX, &v);
+		if (!err)
+			peer->persistent_keepalive = (uint16_t)v;
+		return err;
+	}
+	if (key_is(line, "protocol_version"))
 		return parse_u64(line->value, line->value_len, UINT32_MAX, &v);
 	return 0;
 }

@@ -38,6 +38,10 @@ static const struct command {
 	  "a key no live endpoint uses (an identity's link keys too)" },
 	{ "export", true, false, true,
 	  "the secret key in base64; refused when stdout is a terminal" },
+	{ "hosts", false, false, false,
+	  "the hosts of the cluster: ID, name, address, alive or gone, endpoints" },
+	{ "host", false, false, false,
+	  "forget HOST: a host gone for good gives its addresses and keys back" },
 };
 
 /* A reply, wiped when freed: export's holds a secret. */
@@ -214,6 +218,23 @@ int main(int argc, char *argv[])
 		}
 	}
 	cmd = optind < argc ? command_find(argv[optind]) : NULL;
+	/* wgctl host forget HOST: the one command of two words and an argument. */
+	if (cmd && !strcmp(cmd->name, "host")) {
+		if (optind + 3 != argc || strcmp(argv[optind + 1], "forget") || psk) {
+			usage(stderr);
+			return 2;
+		}
+		n = snprintf(request, sizeof(request), "forget %s\n", argv[optind + 2]);
+		if (n < 0 || n >= (int)sizeof(request) || strchr(argv[optind + 2], '\n') ||
+		    strchr(argv[optind + 2], ' ')) {
+			fprintf(stderr, "wgctl: host forget: a host is its ID, name or address\n");
+			return 2;
+		}
+		if (!transact(path, request, &r))
+			ret = print_reply(&r);
+		reply_free(&r);
+		return ret;
+	}
 	if (cmd && cmd->takes_ref && optind + 1 < argc)
 		ref = argv[optind + 1];
 	if (!cmd || optind + 1 + cmd->takes_ref != argc || (psk && !cmd->takes_ref)) {

@@ -52,9 +52,7 @@ static int run(const char *request)
 	admin_text_free(&out);
 	err[0] = '\0';
 	snprintf(buf, sizeof(buf), "%s", request);
-	wgd_lock(&td.d);
 	ret = admin_cmd_run(&td.d, buf, &out, err);
-	wgd_unlock(&td.d);
 	return ret;
 }
 
