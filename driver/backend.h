@@ -38,9 +38,9 @@ struct backend_ops {
 	int (*peer_set)(const struct wg_link_ref *link, const struct wg_peer *peer);
 	/* Removes the peer with PUBLIC_KEY from the link; 0 if it was not there. */
 	int (*peer_remove)(const struct wg_link_ref *link, const uint8_t public_key[WG_KEY_LEN]);
-	/* Sets the N_SET peers of SET (each added or updated, its allowed IPs replaced) and removes
-	 * the N_REMOVE peers of REMOVE (those not there are no error), in as few calls as the
-	 * backend needs. Borrows all. */
+	/* Removes the N_REMOVE peers of REMOVE (those not there are no error), then sets the N_SET
+	 * peers of SET (each added or updated, its allowed IPs replaced), in as few calls as the
+	 * backend needs: a peer in both is renewed. Borrows all. */
 	int (*peers_apply)(const struct wg_link_ref *link, const struct wg_peer *set, size_t n_set,
 			   const uint8_t (*remove)[WG_KEY_LEN], size_t n_remove);
 	/* Reads the link's device state into OUT (free with wgdev_clear). The private key is not

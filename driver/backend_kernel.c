@@ -222,8 +222,8 @@ struct peers_change {
 	size_t n_remove;
 };
 
-/* The peers to set in one WG_CMD_SET_DEVICE, the ones to remove in another: the kernel takes one
- * set of peer flags per request. */
+/* The peers to remove in one WG_CMD_SET_DEVICE, then the ones to set in another: the kernel takes
+ * one set of peer flags per request. */
 static int op_peers_apply(struct genl_wg *wg, const char *ifname, void *arg)
 {
 	const struct peers_change *c = arg;
@@ -237,10 +237,10 @@ static int op_peers_apply(struct genl_wg *wg, const char *ifname, void *arg)
 				      .peer_flags = WGPEER_F_REMOVE_ME };
 	int ret = 0;
 
-	if (c->n_set)
-		ret = genl_wg_set_device(wg, &set);
-	if (!ret && c->n_remove)
+	if (c->n_remove)
 		ret = genl_wg_set_device(wg, &remove);
+	if (!ret && c->n_set)
+		ret = genl_wg_set_device(wg, &set);
 	return ret;
 }
 

@@ -378,10 +378,10 @@ static int userspace_peers_apply(const struct wg_link_ref *link, const struct wg
 {
 	int err = 0;
 
-	for (size_t i = 0; !err && i < n_set; i++)
-		err = userspace_peer_set(link, &set[i]);
 	for (size_t i = 0; !err && i < n_remove; i++)
 		err = userspace_peer_remove(link, remove[i]);
+	for (size_t i = 0; !err && i < n_set; i++)
+		err = userspace_peer_set(link, &set[i]);
 	return err;
 }
 

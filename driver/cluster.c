@@ -222,6 +222,22 @@ static int store_delete_if(struct cluster *c, const char *key, int64_t rev, char
 	return ret;
 }
 
+/* Splits KEY (after the prefix) into up to MAX '/'-separated parts in PARTS (in BUF). */
+static size_t key_split(const char *key, size_t len, char *buf, size_t size, char **parts,
+			size_t max)
+{
+	size_t n = 0;
+	char *s, *save = NULL;
+
+	if (len >= size || memchr(key, '\0', len))
+		return 0;
+	memcpy(buf, key, len);
+	buf[len] = '\0';
+	for (s = strtok_r(buf, "/", &save); s && n < max; s = strtok_r(NULL, "/", &save))
+		parts[n++] = s;
+	return s ? 0 : n;
+}
+
 /* ---- the writer: jobs, the lease ---- */
 
 static void job_insert(struct cluster *c, struct job *job)
@@ -303,9 +319,9 @@ static char *endpoint_record(const struct cluster *c, const struct endpoint *ep)
 	links = links_format(&ep->links);
 	sodium_bin2base64(pub, sizeof(pub), ep->public_key, WG_KEY_LEN,
 			  sodium_base64_VARIANT_ORIGINAL);
-	j = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s}", "pub", pub, "addr", c->addr, "port",
-		      ep->listen_port, "ip4", a4, "ip6", a6, "key", ep->key_ref, "links",
-		      links ? links : "");
+	j = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:I}", "pub", pub, "addr", c->addr,
+		      "port", ep->listen_port, "ip4", a4, "ip6", a6, "key", ep->key_ref, "links",
+		      links ? links : "", "serve", (json_int_t)ep->serve);
 	if (j)
 		text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
@@ -416,6 +432,68 @@ static int lease_take(struct cluster *c, char *err)
 		 (long long)lease);
 	publish_all(c);
 	return 0;
+}
+
+/* true when a local endpoint of D has address IP (a string). */
+static bool address_used(struct wgd *d, const char *ip)
+{
+	char buf[ADDR_STRLEN];
+
+	for (struct network *n = d->networks; n; n = n->next) {
+		for (struct endpoint *ep = n->endpoints; ep; ep = ep->next) {
+			if (ep->addr4.family &&
+			    inet_ntop(AF_INET, &ep->addr4.ip4, buf, sizeof(buf)) &&
+			    !strcmp(buf, ip))
+				return true;
+			if (ep->addr6.family &&
+			    inet_ntop(AF_INET6, &ep->addr6.ip6, buf, sizeof(buf)) &&
+			    !strcmp(buf, ip))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* At start: the addresses this host holds that none of its endpoints uses are given back, once
+ * they are older than a container start in progress could be. */
+static void reconcile_addresses(struct cluster *c)
+{
+	struct etcd_range r = { 0 };
+	char prefix[KEY_MAX], buf[KEY_MAX], err[ERRMSG_LEN], *part[6];
+	size_t plen = strlen(CLUSTER_PREFIX), released = 0;
+	time_t now = time(NULL);
+	json_t *j;
+	bool used;
+
+	store_key(prefix, "ipam/");
+	if (etcd_get_prefix(c->etcd, prefix, strlen(prefix), 0, 0, &r, err)) {
+		log_warn("cluster: reading the addresses at start: %s", err);
+		return;
+	}
+	for (size_t i = 0; i < r.n; i++) {
+		const struct etcd_kv *kv = &r.kvs[i];
+
+		if (key_split(kv->key + plen, kv->key_len - plen, buf, sizeof(buf), part, 6) != 3)
+			continue;
+		j = record_parse(kv->value, kv->value_len);
+		if (!j || strcmp(record_str(j, "host") ?: "", c->id) ||
+		    json_integer_value(json_object_get(j, "time")) > now - IPAM_GRACE_S) {
+			json_decref(j);
+			continue;
+		}
+		json_decref(j);
+		wgd_lock(c->d);
+		used = address_used(c->d, part[2]);
+		wgd_unlock(c->d);
+		if (!used && !store_delete_if(c, kv->key, kv->mod_revision, err))
+			released++;
+	}
+	etcd_range_free(&r);
+	if (released)
+		log_info(
+			"cluster: %zu address(es) this host held for no endpoint went back to their "
+			"pools",
+			released);
 }
 
 static int lease_keep(struct cluster *c, char *err)
@@ -696,6 +774,7 @@ static int remote_read(struct endpoint *r, const json_t *j, char *err)
 	    (!r->addr4.family && !r->addr6.family))
 		return errmsg_set(err, -EBADMSG, "ip4, ip6: not addresses");
 	snprintf(r->key_ref, sizeof(r->key_ref), "%s", key);
+	r->serve = (uint32_t)json_integer_value(json_object_get(j, "serve"));
 	links_free(&r->links);
 	return links_parse(links ? links : "", r->key_ref, "links", &r->links, err);
 }
@@ -708,7 +787,7 @@ static void remote_apply(struct cluster *c, const char *name, const char *host, 
 	struct network *net = network_named(c->d, name);
 	struct endpoint *r, fresh;
 	char err[ERRMSG_LEN];
-	bool moved, rekeyed;
+	bool moved, rekeyed, renewed = false;
 	struct endpoint *n;
 
 	if (!net)
@@ -741,6 +820,7 @@ static void remote_apply(struct cluster *c, const char *name, const char *host, 
 	} else {
 		moved = memcmp(&r->underlay, &fresh.underlay, sizeof(fresh.underlay)) != 0;
 		rekeyed = memcmp(r->public_key, fresh.public_key, WG_KEY_LEN) != 0;
+		renewed = r->serve != fresh.serve;
 		if (rekeyed)
 			peersync_touch_others(r, r->public_key);
 		links_free(&r->links);
@@ -751,7 +831,12 @@ static void remote_apply(struct cluster *c, const char *name, const char *host, 
 	r->addr4 = fresh.addr4;
 	r->addr6 = fresh.addr6;
 	r->underlay = fresh.underlay;
-	if (moved || rekeyed)
+	r->serve = fresh.serve;
+	/* Its link was served anew (its host restarted): the sessions with it are void; removing
+	 * the peer before setting it again makes the next packet start a handshake at once. */
+	if (renewed && !moved && !rekeyed)
+		peersync_touch_others_renew(r, r->public_key);
+	else if (moved || rekeyed)
 		peersync_touch_others_moved(r, r->public_key);
 	else
 		peersync_touch_others(r, r->public_key);
@@ -797,22 +882,6 @@ static void host_apply(struct cluster *c, const char *id, const json_t *j, bool 
 		     !sodium_base642bin(h->box, sizeof(h->box), box, strlen(box), NULL, &len, NULL,
 					sodium_base64_VARIANT_ORIGINAL) &&
 		     len == sizeof(h->box);
-}
-
-/* Splits KEY (after the prefix) into up to MAX '/'-separated parts in PARTS (in BUF). */
-static size_t key_split(const char *key, size_t len, char *buf, size_t size, char **parts,
-			size_t max)
-{
-	size_t n = 0;
-	char *s, *save = NULL;
-
-	if (len >= size || memchr(key, '\0', len))
-		return 0;
-	memcpy(buf, key, len);
-	buf[len] = '\0';
-	for (s = strtok_r(buf, "/", &save); s && n < max; s = strtok_r(NULL, "/", &save))
-		parts[n++] = s;
-	return s ? 0 : n;
 }
 
 /* One key of the store, put (KV's value) or deleted. */
@@ -1007,7 +1076,7 @@ static void *writer_main(void *arg)
 	char err[ERRMSG_LEN];
 	struct job *job;
 	unsigned delay;
-	bool failing = false;
+	bool failing = false, reconciled = false;
 	int ret;
 
 	pthread_mutex_lock(&c->lock);
@@ -1024,6 +1093,10 @@ static void *writer_main(void *arg)
 			if (!ret && failing)
 				log_info("cluster: the store answers again");
 			failing = ret != 0;
+			if (!ret && !reconciled) {
+				reconcile_addresses(c);
+				reconciled = true;
+			}
 			/* A third of the TTL, as etcd's own clients do; faster while failing. */
 			keep = now_plus(ret ? 1000 : c->ttl * 1000 / 3);
 			pthread_mutex_lock(&c->lock);

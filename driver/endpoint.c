@@ -424,6 +424,7 @@ static int join_end(struct endpoint *ep, const struct wg_device *dev, const char
 		return errmsg_set(err, -ENOMEM, "out of memory");
 	ep->joined = true;
 	ep->sandbox = copy;
+	ep->serve = randombytes_random();
 	ret = state_save(ep->net, err);
 	if (ret) {
 		ep->joined = false;

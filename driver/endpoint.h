@@ -45,6 +45,9 @@ struct endpoint {
 	bool busy;     /* a Join or DeleteEndpoint works on its link outside the lock */
 	char *sandbox; /* SandboxKey of the Join, or NULL */
 	uint8_t public_key[WG_KEY_LEN];
+	/* Changes whenever its link is served anew (a Join, a re-attach after a restart): its peers
+	 * on other hosts then renew their sessions with it (cluster.c). */
+	uint32_t serve;
 	struct peersync_link *sync; /* its link's peers still to program, or NULL */
 	/* An endpoint of another host on the same cluster network (cluster.c), in its network's
 	 * remotes list: HOST is that host's ID, UNDERLAY where its link listens. NULL here. */

@@ -15,10 +15,16 @@
 #include <string.h>
 #include <time.h>
 
-/* Peers marked on a link: their keys, and for each whether its endpoint is to be set too. */
+/* What a mark asks for a peer beyond making it what the model says. */
+enum mark_flags {
+	MARK_MOVED = 1, /* set its endpoint too */
+	MARK_RENEW = 2, /* remove it first: its sessions are void */
+};
+
+/* Peers marked on a link: their keys, and for each its flags. */
 struct marks {
 	uint8_t (*keys)[WG_KEY_LEN];
-	bool *moved;
+	uint8_t *flags;
 	size_t n, cap;
 };
 
@@ -95,15 +101,15 @@ static ssize_t find_key(const struct marks *m, const uint8_t key[WG_KEY_LEN])
 	return -1;
 }
 
-/* Adds KEY to M once; MOVED sticks once set. */
-static int add_key(struct marks *m, const uint8_t key[WG_KEY_LEN], bool moved)
+/* Adds KEY to M once; its FLAGS add up. */
+static int add_key(struct marks *m, const uint8_t key[WG_KEY_LEN], uint8_t flags_add)
 {
 	ssize_t i = find_key(m, key);
 	uint8_t(*keys)[WG_KEY_LEN];
-	bool *flags;
+	uint8_t *flags;
 
 	if (i >= 0) {
-		m->moved[i] |= moved;
+		m->flags[i] |= flags_add;
 		return 0;
 	}
 	if (m->n == m->cap) {
@@ -113,21 +119,21 @@ static int add_key(struct marks *m, const uint8_t key[WG_KEY_LEN], bool moved)
 		if (!keys)
 			return -ENOMEM;
 		m->keys = keys;
-		flags = realloc(m->moved, cap * sizeof(*flags));
+		flags = realloc(m->flags, cap * sizeof(*flags));
 		if (!flags)
 			return -ENOMEM;
-		m->moved = flags;
+		m->flags = flags;
 		m->cap = cap;
 	}
 	memcpy(m->keys[m->n], key, WG_KEY_LEN);
-	m->moved[m->n++] = moved;
+	m->flags[m->n++] = flags_add;
 	return 0;
 }
 
 static void marks_free(struct marks *m)
 {
 	free(m->keys);
-	free(m->moved);
+	free(m->flags);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -158,7 +164,7 @@ static void dequeue(struct peersync *ps, struct peersync_link *l)
 }
 
 /* A link that cannot be marked (out of memory) gets everything checked at its next chance. */
-static void mark(struct endpoint *ep, const uint8_t *key, bool moved, bool all, bool rekey)
+static void mark(struct endpoint *ep, const uint8_t *key, uint8_t flags, bool all, bool rekey)
 {
 	struct peersync *ps = ep->net->d->sync;
 	struct peersync_link *l;
@@ -170,7 +176,7 @@ static void mark(struct endpoint *ep, const uint8_t *key, bool moved, bool all, 
 				  ep->id);
 		return;
 	}
-	if (key && add_key(&l->marks, key, moved))
+	if (key && add_key(&l->marks, key, flags))
 		all = true;
 	l->all |= all;
 	l->rekey |= rekey;
@@ -181,22 +187,22 @@ static void mark(struct endpoint *ep, const uint8_t *key, bool moved, bool all, 
 
 void peersync_touch(struct endpoint *ep, const uint8_t public_key[WG_KEY_LEN])
 {
-	mark(ep, public_key, false, false, false);
+	mark(ep, public_key, 0, false, false);
 }
 
 void peersync_touch_moved(struct endpoint *ep, const uint8_t public_key[WG_KEY_LEN])
 {
-	mark(ep, public_key, true, false, false);
+	mark(ep, public_key, MARK_MOVED, false, false);
 }
 
 void peersync_touch_all(struct endpoint *ep)
 {
-	mark(ep, NULL, false, true, false);
+	mark(ep, NULL, 0, true, false);
 }
 
 void peersync_rekey(struct endpoint *ep)
 {
-	mark(ep, NULL, false, false, true);
+	mark(ep, NULL, 0, false, true);
 }
 
 void peersync_touch_others(struct endpoint *ep, const uint8_t public_key[WG_KEY_LEN])
@@ -211,6 +217,13 @@ void peersync_touch_others_moved(struct endpoint *ep, const uint8_t public_key[W
 	for (struct endpoint *o = ep->net->endpoints; o; o = o->next)
 		if (o != ep && o->joined)
 			peersync_touch_moved(o, public_key);
+}
+
+void peersync_touch_others_renew(struct endpoint *ep, const uint8_t public_key[WG_KEY_LEN])
+{
+	for (struct endpoint *o = ep->net->endpoints; o; o = o->next)
+		if (o != ep && o->joined)
+			mark(o, public_key, MARK_MOVED | MARK_RENEW, false, false);
 }
 
 void peersync_forget(struct endpoint *ep)
@@ -308,12 +321,12 @@ static int batch_build(const struct endpoint *ep, const struct marks *m, bool re
 	}
 	for (size_t i = 0; i < m->n; i++) {
 		o = peer_with_key(ep, m->keys[i]);
-		if (!o) {
-			/* A device set replaces every peer: the others go without a word. */
-			if (!rekey)
-				memcpy(b->remove[b->n_remove++], m->keys[i], WG_KEY_LEN);
+		/* A device set replaces every peer: the others go without a word. A renewed peer
+		 * goes before it is set again (backends remove first). */
+		if (!rekey && (!o || (m->flags[i] & MARK_RENEW)))
+			memcpy(b->remove[b->n_remove++], m->keys[i], WG_KEY_LEN);
+		if (!o)
 			continue;
-		}
 		p = wgdev_peer_append(&b->set);
 		if (!p)
 			return errmsg_set(err, -ENOMEM, "out of memory");
@@ -326,7 +339,7 @@ static int batch_build(const struct endpoint *ep, const struct marks *m, bool re
 		if (ret)
 			return ret;
 		/* Roaming: a remote peer's endpoint is what WireGuard learnt, unless it moved. */
-		if (o->host && !m->moved[i] && !rekey)
+		if (o->host && !(m->flags[i] & MARK_MOVED) && !rekey)
 			memset(&p->endpoint, 0, sizeof(p->endpoint));
 	}
 	return 0;
@@ -367,7 +380,7 @@ static int read_actual(struct wgd *d, struct endpoint *ep, struct marks *actual)
 	ret = ep->backend->device_get(&ref, &now);
 	wgd_lock(d);
 	for (size_t i = 0; !ret && i < now.n_peers; i++)
-		ret = add_key(actual, now.peers[i].public_key, false);
+		ret = add_key(actual, now.peers[i].public_key, 0);
 	wgdev_clear(&now);
 	free(sandbox);
 	return ret;
@@ -394,12 +407,12 @@ static void run(struct peersync *ps, struct peersync_link *l)
 		ret = read_actual(d, ep, &actual);
 	/* What the link has and what it should have: each is set or removed. */
 	for (size_t i = 0; !ret && i < actual.n; i++)
-		ret = add_key(&m, actual.keys[i], false);
+		ret = add_key(&m, actual.keys[i], 0);
 	if (!ret && (all || rekey))
 		ret = mark_desired(ep, &m, all && !rekey ? &actual : NULL);
 	/* Marks made while the lock was released join too. */
 	for (size_t i = 0; !ret && i < l->marks.n; i++)
-		ret = add_key(&m, l->marks.keys[i], l->marks.moved[i]);
+		ret = add_key(&m, l->marks.keys[i], l->marks.flags[i]);
 	marks_free(&l->marks);
 	marks_free(&actual);
 	if (ret)
@@ -419,7 +432,7 @@ static void run(struct peersync *ps, struct peersync_link *l)
 	pthread_cond_broadcast(&ps->idle);
 	if (ret && ep->joined) {
 		for (size_t i = 0; i < m.n; i++)
-			if (add_key(&l->marks, m.keys[i], m.moved[i]))
+			if (add_key(&l->marks, m.keys[i], m.flags[i]))
 				l->all = true;
 		l->rekey |= rekey;
 		l->all |= all;

@@ -49,6 +49,10 @@ void peersync_rekey(struct endpoint *ep);
  * came, went, or changed what its peers must know of it. */
 void peersync_touch_others(struct endpoint *ep, const uint8_t public_key[WG_KEY_LEN]);
 void peersync_touch_others_moved(struct endpoint *ep, const uint8_t public_key[WG_KEY_LEN]);
+/* The same, the peer removed first in the same call: its sessions are void (its link was served
+ * anew), and a fresh entry makes the next packet start a handshake instead of waiting for
+ * WireGuard's retry. */
+void peersync_touch_others_renew(struct endpoint *ep, const uint8_t public_key[WG_KEY_LEN]);
 /* EP's link is no longer to be programmed (it left, or goes): its marks are dropped, and this
  * waits, releasing the lock meanwhile, until no worker uses the link. */
 void peersync_forget(struct endpoint *ep);

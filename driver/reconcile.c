@@ -199,6 +199,22 @@ static void drop_gone(struct wgd *d, struct item *it)
 		 it->eid, it->sandbox, it->ifname);
 }
 
+/* IT's link lost its sessions: a new serve tells its peers on other hosts to renew theirs. */
+static void served_anew(struct wgd *d, struct item *it)
+{
+	char err[ERRMSG_LEN];
+	struct endpoint *ep;
+
+	wgd_lock(d);
+	ep = item_endpoint(d, it);
+	if (ep) {
+		ep->serve = randombytes_random();
+		if (state_save(ep->net, err))
+			log_error("%s", err);
+	}
+	wgd_unlock(d);
+}
+
 static void restore_item(struct wgd *d, struct item *it)
 {
 	int ret;
@@ -216,8 +232,10 @@ static void restore_item(struct wgd *d, struct item *it)
 		return;
 	}
 	ret = restore(d, it);
-	if (!ret && it->restarted)
+	if (!ret && it->restarted) {
 		log_info("endpoint %.12s: link %s served again", it->eid, it->ifname);
+		served_anew(d, it);
+	}
 	if (!ret)
 		return;
 	if (ret == -ENODEV)

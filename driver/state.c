@@ -107,11 +107,12 @@ static json_t *endpoint_to_json(const struct endpoint *ep)
 	/* "links" and "pending" are left out when empty, as files from before them have it. The
 	 * link name is not stored: it follows from the ID (a file cannot name another link). */
 	if (links)
-		j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:s*, s:s*, s:o*}", "id", ep->id,
-			      "backend", ep->backend->name, "key", ep->key_ref, "address", a4,
-			      "address6", a6, "listen_port", ep->listen_port, "joined", ep->joined,
-			      "sandbox", ep->sandbox, "links", *links ? links : NULL, "pending",
-			      ep->pending ? json_true() : NULL);
+		j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:s*, s:s*, s:o*, s:I}", "id",
+			      ep->id, "backend", ep->backend->name, "key", ep->key_ref, "address",
+			      a4, "address6", a6, "listen_port", ep->listen_port, "joined",
+			      ep->joined, "sandbox", ep->sandbox, "links", *links ? links : NULL,
+			      "pending", ep->pending ? json_true() : NULL, "serve",
+			      (json_int_t)ep->serve);
 	free(links);
 	return j;
 }
@@ -174,14 +175,15 @@ static int endpoint_from_json(struct network *net, const json_t *j, char *err)
 	uint8_t priv[WG_KEY_LEN];
 	struct endpoint *ep;
 	int port = 0, joined = 0, pending = 0, ret;
+	json_int_t serve = 0;
 	json_error_t jerr;
 
 	/* "ifname" is read from files that have it and ignored: the name follows from the ID. */
 	if (json_unpack_ex((json_t *)j, &jerr, JSON_STRICT,
-			   "{s:s, s?s, s?s, s:s, s:s, s:s, s:i, s:b, s?s, s?s, s?b}", "id", &id,
-			   "ifname", &ifname, "backend", &backend, "key", &key, "address", &a4,
+			   "{s:s, s?s, s?s, s:s, s:s, s:s, s:i, s:b, s?s, s?s, s?b, s?I}", "id",
+			   &id, "ifname", &ifname, "backend", &backend, "key", &key, "address", &a4,
 			   "address6", &a6, "listen_port", &port, "joined", &joined, "sandbox",
-			   &sandbox, "links", &links, "pending", &pending))
+			   &sandbox, "links", &links, "pending", &pending, "serve", &serve))
 		return errmsg_set(err, -EBADMSG, "endpoint: %s", QUOTE(jerr.text, 120));
 	if (!field_id_valid(id))
 		return errmsg_set(err, -EBADMSG, "endpoint \"%s\": not an endpoint ID",
@@ -210,6 +212,7 @@ static int endpoint_from_json(struct network *net, const json_t *j, char *err)
 	ep->listen_port = (uint16_t)port;
 	ep->joined = joined;
 	ep->pending = pending;
+	ep->serve = (uint32_t)serve;
 	if (links_parse(links, ep->key_ref, "links", &ep->links, err) ||
 	    endpoint_check_unique(ep, err) || identity_check_key(ep, ep->key_ref, "key", err)) {
 		ret = -EBADMSG;

@@ -125,10 +125,10 @@ static int peers_apply(const struct wg_link_ref *ref, const struct wg_peer *set,
 {
 	int ret = 0;
 
-	for (size_t i = 0; !ret && i < n_set; i++)
-		ret = peer_set(ref, &set[i]);
 	for (size_t i = 0; !ret && i < n_remove; i++)
 		ret = peer_remove(ref, remove[i]);
+	for (size_t i = 0; !ret && i < n_set; i++)
+		ret = peer_set(ref, &set[i]);
 	return ret;
 }
 

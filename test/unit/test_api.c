@@ -704,10 +704,10 @@ static int other_peers_apply(const struct wg_link_ref *link, const struct wg_pee
 {
 	int ret = 0;
 
-	for (size_t i = 0; !ret && i < n_set; i++)
-		ret = other_peer_set(link, &set[i]);
 	for (size_t i = 0; !ret && i < n_remove; i++)
 		ret = fake_backend.peer_remove(link, remove[i]);
+	for (size_t i = 0; !ret && i < n_set; i++)
+		ret = other_peer_set(link, &set[i]);
 	return ret;
 }
 
