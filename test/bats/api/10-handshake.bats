@@ -17,7 +17,7 @@ setup_file() {
 teardown_file() { suite_teardown; }
 
 @test "Activate and GetCapabilities (empty bodies, as the engine sends) answer" {
-	assert_json "$(api Plugin.Activate '')" '{"Implements":["NetworkDriver"]}' Activate
+	assert_json "$(api Plugin.Activate '')" '{"Implements":["NetworkDriver","IpamDriver"]}' Activate
 	assert_json "$(api GetCapabilities '')" '{"Scope":"local","ConnectivityScope":"local"}' \
 		GetCapabilities
 }

@@ -155,7 +155,7 @@ join_body() { jq -nc --arg n "$1" --arg e "$2" '{NetworkID:$n, EndpointID:$e, Sa
 	local f=$TMP/big.json
 	{ printf '{"NetworkID":"'; head -c 1100000 /dev/zero | tr '\0' a; printf '"}\n'; } >"$f"
 	expect_err CreateNetwork "@$f" "request body: larger than 1048576 bytes"
-	assert_json "$(api Plugin.Activate '')" '{"Implements":["NetworkDriver"]}' Activate
+	assert_json "$(api Plugin.Activate '')" '{"Implements":["NetworkDriver","IpamDriver"]}' Activate
 }
 
 @test "an unknown method answers Err with HTTP 200" {
@@ -166,7 +166,7 @@ join_body() { jq -nc --arg n "$1" --arg e "$2" '{NetworkID:$n, EndpointID:$e, Sa
 	local out
 	out=$(curl "${CURL_ENGINE[@]}" --unix-socket "$SOCK" -v --data-binary '' -w '\n' \
 		http://x/Plugin.Activate http://x/NetworkDriver.GetCapabilities 2>"$TMP/curl.err")
-	assert_json "$(sed -n 1p <<<"$out")" '{"Implements":["NetworkDriver"]}' "first answer"
+	assert_json "$(sed -n 1p <<<"$out")" '{"Implements":["NetworkDriver","IpamDriver"]}' "first answer"
 	assert_json "$(sed -n 2p <<<"$out")" '{"Scope":"local","ConnectivityScope":"local"}' \
 		"second answer"
 	grep -qi "re-using existing connection" "$TMP/curl.err" ||
