@@ -41,6 +41,26 @@ const char *addr_format(const struct wg_allowedip *a, char *buf)
 	return buf;
 }
 
+const char *addr_endpoint_format(const union wg_endpoint *e, char *buf)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	buf[0] = '\0';
+	if (e->addr.sa_family == AF_INET) {
+		inet_ntop(AF_INET, &e->addr4.sin_addr, ip, sizeof(ip));
+		snprintf(buf, ADDR_ENDPOINT_STRLEN, "%s:%u", ip, ntohs(e->addr4.sin_port));
+	} else if (e->addr.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &e->addr6.sin6_addr, ip, sizeof(ip));
+		if (e->addr6.sin6_scope_id)
+			snprintf(buf, ADDR_ENDPOINT_STRLEN, "[%s%%%u]:%u", ip,
+				 e->addr6.sin6_scope_id, ntohs(e->addr6.sin6_port));
+		else
+			snprintf(buf, ADDR_ENDPOINT_STRLEN, "[%s]:%u", ip,
+				 ntohs(e->addr6.sin6_port));
+	}
+	return buf;
+}
+
 struct wg_allowedip addr_host(const struct wg_allowedip *a)
 {
 	struct wg_allowedip host = *a;

@@ -12,7 +12,7 @@
 #define ADMIN_H
 
 #define ADMIN_SOCKET_NAME "wgctl.sock"
-#define ADMIN_REQUEST_MAX 1024
+#define ADMIN_REQUEST_MAX 16384
 #define ADMIN_TIMEOUT_MS  5000
 
 struct admin;

@@ -7,9 +7,11 @@
 #include "errmsg.h"
 #include "keystore.h"
 #include "links.h"
+#include "outside.h"
 #include "log.h"
 #include "peers.h"
 #include "quote.h"
+#include "status.h"
 #include "wgd.h"
 
 #include <errno.h>
@@ -23,6 +25,8 @@
 
 enum key_kind { KIND_NONE, KIND_IDENTITY, KIND_PSK };
 
+#define ARGS_MAX 16
+
 struct request {
 	struct wgd *d;
 	struct cluster *cluster; /* for the cluster's commands, which run without the lock */
@@ -30,6 +34,9 @@ struct request {
 	enum key_kind kind;
 	const char *ref;
 	const char *key; /* base64, import only */
+	/* The words after the command, for the commands that take words (show, peer-*). */
+	char *argv[ARGS_MAX];
+	size_t argc;
 };
 
 int admin_text_printf(struct admin_text *t, const char *fmt, ...)
@@ -356,13 +363,101 @@ static int cmd_forget(const struct request *r, struct admin_text *out, char *err
 	return cluster_host_forget(r->cluster, r->ref, out, err);
 }
 
+/* show [NETWORK [ENDPOINT]]: the status document (status.h), as JSON. */
+static int cmd_show(const struct request *r, struct admin_text *out, char *err)
+{
+	json_t *doc;
+	char *text;
+	int ret;
+
+	if (r->argc > 2)
+		return errmsg_set(err, -EINVAL, "show: expected at most a network and an endpoint");
+	ret = status_collect(r->d, r->argc > 0 ? r->argv[0] : NULL, r->argc > 1 ? r->argv[1] : NULL,
+			     &doc, err);
+	if (ret)
+		return ret;
+	text = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	ret = text ? admin_text_printf(out, "%s\n", text) : -ENOMEM;
+	free(text);
+	return ret ? errmsg_set(err, ret, "show: out of memory") : 0;
+}
+
+/* The value of NAME=VALUE words from FIRST on; each name at most once, except address (twice). */
+static int peer_options(const struct request *r, size_t first, struct outside_request *o,
+			const char **via, char *err)
+{
+	size_t n_addr = 0;
+
+	for (size_t i = first; i < r->argc; i++) {
+		char *eq = strchr(r->argv[i], '=');
+		const char **slot = NULL;
+
+		if (eq)
+			*eq++ = '\0';
+		if (eq && !strcmp(r->argv[i], "links") && o)
+			slot = &o->links;
+		else if (eq && !strcmp(r->argv[i], "public-key") && o)
+			slot = &o->public_key;
+		else if (eq && !strcmp(r->argv[i], "address") && o && n_addr < 2)
+			slot = &o->address[n_addr++];
+		else if (eq && !strcmp(r->argv[i], "endpoint"))
+			slot = via;
+		if (!slot || (*slot && strcmp(r->argv[i], "address")))
+			return errmsg_set(err, -EINVAL,
+					  "%s: option \"%s\": not known here or given twice",
+					  r->command, QUOTE(r->argv[i], 40));
+		*slot = eq;
+	}
+	return 0;
+}
+
+static int cmd_peer_add(const struct request *r, struct admin_text *out, char *err)
+{
+	struct outside_request o = { 0 };
+	int ret;
+
+	if (r->argc < 2)
+		return errmsg_set(err, -EINVAL, "peer add: expected a name and a network");
+	o.name = r->argv[0];
+	o.network = r->argv[1];
+	ret = peer_options(r, 2, &o, &o.via, err);
+	return ret ? ret : outside_add(r->d, &o, out, err);
+}
+
+static int cmd_peer_config(const struct request *r, struct admin_text *out, char *err)
+{
+	const char *via = NULL;
+	int ret;
+
+	if (r->argc < 1)
+		return errmsg_set(err, -EINVAL, "peer config: expected a name");
+	ret = peer_options(r, 1, NULL, &via, err);
+	return ret ? ret : outside_config(r->d, r->argv[0], via, out, err);
+}
+
+static int cmd_peer_rm(const struct request *r, struct admin_text *out, char *err)
+{
+	if (r->argc != 1)
+		return errmsg_set(err, -EINVAL, "peer rm: expected a name");
+	return outside_remove(r->d, r->argv[0], err);
+}
+
+static int cmd_peer_list(const struct request *r, struct admin_text *out, char *err)
+{
+	if (r->argc)
+		return errmsg_set(err, -EINVAL, "peer list takes no argument");
+	return outside_list(r->d, out, err);
+}
+
 static const struct command {
 	const char *name;
 	int (*run)(const struct request *r, struct admin_text *out, char *err);
-	bool takes_key;	 /* kind and reference */
-	bool reads_key;	 /* a key line follows */
-	bool takes_host; /* a host: ID, name or address */
-	bool cluster;	 /* the store's: runs without the daemon's lock */
+	bool takes_key;	  /* kind and reference */
+	bool reads_key;	  /* a key line follows */
+	bool takes_host;  /* a host: ID, name or address */
+	bool cluster;	  /* the store's: runs without the daemon's lock */
+	bool takes_words; /* words the command checks itself; runs without the lock */
 } commands[] = {
 	{ .name = "list", .run = cmd_list },
 	{ .name = "links", .run = cmd_links },
@@ -372,6 +467,11 @@ static const struct command {
 	{ .name = "export", .run = cmd_export, .takes_key = true },
 	{ .name = "hosts", .run = cmd_hosts, .cluster = true },
 	{ .name = "forget", .run = cmd_forget, .takes_host = true, .cluster = true },
+	{ .name = "show", .run = cmd_show, .takes_words = true },
+	{ .name = "peer-add", .run = cmd_peer_add, .takes_words = true },
+	{ .name = "peer-config", .run = cmd_peer_config, .takes_words = true },
+	{ .name = "peer-rm", .run = cmd_peer_rm, .takes_words = true },
+	{ .name = "peer-list", .run = cmd_peer_list, .takes_words = true },
 };
 
 /* Splits "<command>[ <kind> <ref>]\n[<key>\n]" in place. */
@@ -392,9 +492,23 @@ static int parse_request(char *text, struct request *r, const struct command **c
 			*cmd = &commands[i];
 	if (!*cmd)
 		return errmsg_set(err, -EINVAL,
-				  "unknown command \"%s\"; known: list, links, "
-				  "generate, import, delete, export, hosts, forget",
+				  "unknown command \"%s\"; known: list, links, generate, import, "
+				  "delete, export, hosts, forget, show, peer-add, peer-config, "
+				  "peer-rm, peer-list",
 				  QUOTE(r->command ? r->command : "", 40));
+	if ((*cmd)->takes_words) {
+		char *w = kind;
+
+		for (int i = 0; w; i++) {
+			if (r->argc == ARGS_MAX)
+				return errmsg_set(err, -E2BIG, "%s: more than %d words", r->command,
+						  ARGS_MAX);
+			r->argv[r->argc++] = w;
+			w = i == 0 ? (char *)r->ref : strtok_r(NULL, " ", &save);
+		}
+		r->ref = NULL;
+		return 0;
+	}
 	if ((*cmd)->takes_host) {
 		r->ref = kind;
 		if (!kind || r->ref[strspn(kind, "abcdefghijklmnopqrstuvwxyz0123456789._:-")] ||
@@ -431,6 +545,9 @@ int admin_cmd_run(struct wgd *d, char *req, struct admin_text *out, char *err)
 		return ret;
 	if (cmd->reads_key && !r.key)
 		return errmsg_set(err, -EINVAL, "%s: no key given", r.command);
+	/* These take the lock themselves, and let it go while they read links or the store. */
+	if (cmd->takes_words)
+		return cmd->run(&r, out, err);
 	wgd_lock(d);
 	r.cluster = d->cluster;
 	if (!cmd->cluster) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "api.h"
 
+#include "addr.h"
+
 #include "cluster.h"
 #include "endpoint.h"
 #include "errmsg.h"
@@ -70,6 +72,23 @@ static const char *pool_of(const json_t *req, const char *key, bool *ours)
 	return json_string_value(json_object_get(data, "Pool"));
 }
 
+/* The subnets of the IPAM data, kept with the network for its outside peers (outside.h). A pool
+ * that is not a subnet is not kept: it is the engine's to check. */
+static void record_pools(const json_t *req, struct network_options *opts)
+{
+	const char *p4, *p6;
+	struct wg_allowedip a;
+	bool ours = true;
+
+	p4 = pool_of(req, "IPv4Data", &ours);
+	p6 = pool_of(req, "IPv6Data", &ours);
+	if (p4 && !addr_parse(p4, AF_INET, &a))
+		snprintf(opts->pool4, sizeof(opts->pool4), "%s", p4);
+	if (p6 && !addr_parse(p6, AF_INET6, &a))
+		snprintf(opts->pool6, sizeof(opts->pool6), "%s", p6);
+	opts->own_ipam = ours && (p4 || p6);
+}
+
 /* A cluster network (wg.net): its settings agreed with the cluster's, outside the lock. */
 static int check_cluster_network(struct wgd *d, const json_t *req,
 				 const struct network_options *opts, char *err)
@@ -130,6 +149,7 @@ static json_t *handle_create_network(struct wgd *d, const json_t *req, char *err
 		return NULL;
 	ipv6 = json_is_true(json_object_get(options, "com.docker.network.enable_ipv6")) ||
 	       has_entries(req, "IPv6Data");
+	record_pools(req, &opts);
 	if (opts.cluster[0] && check_cluster_network(d, req, &opts, err))
 		return NULL;
 	wgd_lock(d);

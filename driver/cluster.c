@@ -10,6 +10,7 @@
 #include "field.h"
 #include "keystore.h"
 #include "links.h"
+#include "outside.h"
 #include "log.h"
 #include "peers.h"
 #include "peersync.h"
@@ -107,6 +108,11 @@ static struct timespec now_plus(unsigned ms)
 static bool before(const struct timespec *a, const struct timespec *b)
 {
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+const char *cluster_host_addr(const struct cluster *c)
+{
+	return c->addr;
 }
 
 const char *cluster_host_id(const struct cluster *c)
@@ -319,9 +325,11 @@ static char *endpoint_record(const struct cluster *c, const struct endpoint *ep)
 	links = links_format(&ep->links);
 	sodium_bin2base64(pub, sizeof(pub), ep->public_key, WG_KEY_LEN,
 			  sodium_base64_VARIANT_ORIGINAL);
-	j = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:I}", "pub", pub, "addr", c->addr,
+	/* An outside peer has no port: it roams, and the endpoints learn where it is from it. */
+	j = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:s, s:I, s:o*}", "pub", pub, "addr", c->addr,
 		      "port", ep->listen_port, "ip4", a4, "ip6", a6, "key", ep->key_ref, "links",
-		      links ? links : "", "serve", (json_int_t)ep->serve);
+		      links ? links : "", "serve", (json_int_t)ep->serve, "outside",
+		      ep->outside ? json_true() : NULL);
 	if (j)
 		text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
@@ -377,11 +385,15 @@ void cluster_network_added(struct cluster *c, struct network *net)
 static void publish_all(struct cluster *c)
 {
 	wgd_lock(c->d);
-	for (struct network *n = c->d->networks; n; n = n->next)
-		if (n->opts.cluster[0])
-			for (struct endpoint *ep = n->endpoints; ep; ep = ep->next)
-				if (ep->joined && !ep->pending)
-					cluster_endpoint_changed(c, ep);
+	for (struct network *n = c->d->networks; n; n = n->next) {
+		if (!n->opts.cluster[0])
+			continue;
+		for (struct endpoint *ep = n->endpoints; ep; ep = ep->next)
+			if (ep->joined && !ep->pending)
+				cluster_endpoint_changed(c, ep);
+		for (struct endpoint *ep = n->outside; ep; ep = ep->next)
+			cluster_endpoint_changed(c, ep);
+	}
 	wgd_unlock(c->d);
 }
 
@@ -434,22 +446,26 @@ static int lease_take(struct cluster *c, char *err)
 	return 0;
 }
 
-/* true when a local endpoint of D has address IP (a string). */
-static bool address_used(struct wgd *d, const char *ip)
+static bool has_ip(const struct endpoint *ep, const char *ip)
 {
 	char buf[ADDR_STRLEN];
 
+	return (ep->addr4.family && inet_ntop(AF_INET, &ep->addr4.ip4, buf, sizeof(buf)) &&
+		!strcmp(buf, ip)) ||
+	       (ep->addr6.family && inet_ntop(AF_INET6, &ep->addr6.ip6, buf, sizeof(buf)) &&
+		!strcmp(buf, ip));
+}
+
+/* true when a local endpoint or an outside peer of D has address IP (a string). */
+static bool address_used(struct wgd *d, const char *ip)
+{
 	for (struct network *n = d->networks; n; n = n->next) {
-		for (struct endpoint *ep = n->endpoints; ep; ep = ep->next) {
-			if (ep->addr4.family &&
-			    inet_ntop(AF_INET, &ep->addr4.ip4, buf, sizeof(buf)) &&
-			    !strcmp(buf, ip))
+		for (struct endpoint *ep = n->endpoints; ep; ep = ep->next)
+			if (has_ip(ep, ip))
 				return true;
-			if (ep->addr6.family &&
-			    inet_ntop(AF_INET6, &ep->addr6.ip6, buf, sizeof(buf)) &&
-			    !strcmp(buf, ip))
+		for (struct endpoint *ep = n->outside; ep; ep = ep->next)
+			if (has_ip(ep, ip))
 				return true;
-		}
 	}
 	return false;
 }
@@ -758,9 +774,13 @@ static int remote_read(struct endpoint *r, const json_t *j, char *err)
 		return errmsg_set(err, -EBADMSG, "pub: not a key");
 	if (!key || !keystore_ref_valid(key))
 		return errmsg_set(err, -EBADMSG, "key: not a key reference");
-	if (port < 1 || port > 65535 || !addr)
+	/* An outside peer: no port, no underlay (it roams). */
+	if (json_is_true(json_object_get(j, "outside"))) {
+		if (!r->outside && !(r->outside = calloc(1, sizeof(*r->outside))))
+			return errmsg_set(err, -ENOMEM, "out of memory");
+	} else if (port < 1 || port > 65535 || !addr) {
 		return errmsg_set(err, -EBADMSG, "addr, port: not an address and port");
-	if (inet_pton(AF_INET, addr, &r->underlay.addr4.sin_addr) == 1) {
+	} else if (inet_pton(AF_INET, addr, &r->underlay.addr4.sin_addr) == 1) {
 		r->underlay.addr4.sin_family = AF_INET;
 		r->underlay.addr4.sin_port = htons((uint16_t)port);
 	} else if (inet_pton(AF_INET6, addr, &r->underlay.addr6.sin6_addr) == 1) {
@@ -804,12 +824,14 @@ static void remote_apply(struct cluster *c, const char *name, const char *host, 
 			 "ignored",
 			 net->id, eid, QUOTE(host, 40), err);
 		links_free(&fresh.links);
+		free(fresh.outside);
 		return;
 	}
 	if (!r) {
 		if (endpoint_new(net, eid, &n, err) || !(n->host = strdup(host))) {
 			endpoint_free(n);
 			links_free(&fresh.links);
+			free(fresh.outside);
 			return;
 		}
 		n->joined = true;
@@ -832,6 +854,8 @@ static void remote_apply(struct cluster *c, const char *name, const char *host, 
 	r->addr6 = fresh.addr6;
 	r->underlay = fresh.underlay;
 	r->serve = fresh.serve;
+	free(r->outside);
+	r->outside = fresh.outside;
 	/* Its link was served anew (its host restarted): the sessions with it are void; removing
 	 * the peer before setting it again makes the next packet start a handshake at once. */
 	if (renewed && !moved && !rekeyed)

@@ -57,6 +57,8 @@ int cluster_start(struct wgd *d, const struct cluster_config *cfg, struct cluste
  * once (a restart publishes them again). Accepts NULL. Called without the lock. */
 void cluster_stop(struct cluster *c);
 
+/* The address this host advertises to the others (ADVERTISE_ADDR or the route's source). */
+const char *cluster_host_addr(const struct cluster *c);
 /* This host's ID (stable across restarts: kept in the state directory). */
 const char *cluster_host_id(const struct cluster *c);
 

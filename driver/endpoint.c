@@ -46,6 +46,7 @@ void endpoint_free(struct endpoint *ep)
 	links_free(&ep->links);
 	free(ep->sandbox);
 	free(ep->host);
+	free(ep->outside);
 	free(ep);
 }
 
@@ -139,7 +140,8 @@ static bool same_address(const struct wg_allowedip *a, const struct wg_allowedip
 }
 
 /* EP against the endpoints of N: link names are unique on the host, addresses on a network. */
-static int check_unique_in(const struct endpoint *ep, const struct network *n, char *err)
+static int check_unique_in(const struct endpoint *ep, const struct network *n, const char *what,
+			   char *err)
 {
 	const struct wg_allowedip *a;
 	char buf[ADDR_STRLEN];
@@ -157,23 +159,33 @@ static int check_unique_in(const struct endpoint *ep, const struct network *n, c
 		    : same_address(&o->addr6, &ep->addr6) ? &ep->addr6
 							  : NULL;
 		if (a)
+			return errmsg_set(err, -EEXIST, "%s: address %s is used by endpoint %.12s",
+					  what, addr_format(a, buf), o->id);
+	}
+	for (const struct endpoint *o = n->outside; o && n == ep->net; o = o->next) {
+		a = o == ep				  ? NULL
+		    : same_address(&o->addr4, &ep->addr4) ? &ep->addr4
+		    : same_address(&o->addr6, &ep->addr6) ? &ep->addr6
+							  : NULL;
+		if (a)
 			return errmsg_set(err, -EEXIST,
-					  "Interface: address %s is used by endpoint %.12s",
-					  addr_format(a, buf), o->id);
+					  "%s: address %s is used by outside peer %s "
+					  "(wgctl peer list)",
+					  what, addr_format(a, buf), o->key_ref);
 	}
 	return 0;
 }
 
-int endpoint_check_unique(const struct endpoint *ep, char *err)
+int endpoint_check_unique(const struct endpoint *ep, const char *what, char *err)
 {
 	const struct wgd *d = ep->net->d;
 	int ret = 0;
 
 	for (const struct network *n = d->networks; n && !ret; n = n->next)
-		ret = check_unique_in(ep, n, err);
+		ret = check_unique_in(ep, n, what, err);
 	/* A network being loaded from its file is not in the daemon's list yet. */
 	if (!ret && network_find(d, ep->net->id) != ep->net)
-		ret = check_unique_in(ep, ep->net, err);
+		ret = check_unique_in(ep, ep->net, what, err);
 	return ret;
 }
 
@@ -212,7 +224,7 @@ int endpoint_create(struct network *net, const char *id, const json_t *iface, co
 		return ret;
 	ret = parse_interface(ep, iface, err);
 	if (!ret)
-		ret = endpoint_check_unique(ep, err);
+		ret = endpoint_check_unique(ep, "Interface", err);
 	if (!ret)
 		ret = choose_backend(ep, options, err);
 	if (!ret)
@@ -442,7 +454,8 @@ static int join_end(struct endpoint *ep, const struct wg_device *dev, const char
 	log_info("endpoint %.12s: joined; link %s, UDP port %u, %zu peers%s", ep->id, ep->ifname,
 		 ep->listen_port, peers_count(ep),
 		 ep->pending ? "; waiting for its container's links and labels" : "");
-	if (ep->pending && ep->net->d->resolve)
+	/* With engine access: its links and labels when it waits, else its container's name. */
+	if (ep->net->d->resolve)
 		ep->net->d->resolve(ep->net->d->resolve_ctx, ep);
 	return 0;
 }

@@ -29,6 +29,7 @@
 
 #define ENDPOINT_IFNAME_PREFIX	"wg-"
 #define ENDPOINT_IFNAME_IDCHARS 12
+#define ENDPOINT_CONTAINER_MAX	128 /* longer names are cut */
 
 struct endpoint {
 	char id[NETWORK_ID_LEN + 1];
@@ -36,8 +37,11 @@ struct endpoint {
 	const struct backend_ops *backend;  /* serves its link (backends.h) */
 	char ifname[IFNAMSIZ];		    /* creation name in the host netns, from the ID */
 	char key_ref[KEYSTORE_REF_MAX + 1]; /* identity: wg.key, or the endpoint ID (generated) */
-	struct link_set links;		    /* the identities it links to (wg.links) */
-	bool pending; /* waiting for the resolver: no peers until it is done */
+	/* The name of its container as the engine tells it (engine.c), "" until known: for the
+	 * operator's eyes only (logs, wgctl show, metrics), never for a decision. */
+	char container[ENDPOINT_CONTAINER_MAX + 1];
+	struct link_set links; /* the identities it links to (wg.links) */
+	bool pending;	       /* waiting for the resolver: no peers until it is done */
 	struct wg_allowedip addr4;
 	struct wg_allowedip addr6; /* family 0: none */
 	uint16_t listen_port;	   /* 0 until Join */
@@ -53,6 +57,9 @@ struct endpoint {
 	 * remotes list: HOST is that host's ID, UNDERLAY where its link listens. NULL here. */
 	char *host;
 	union wg_endpoint underlay;
+	/* An outside peer (outside.h), in its network's outside list: what only it has. NULL
+	 * otherwise. */
+	struct outside *outside;
 	struct endpoint *next;
 };
 
@@ -96,9 +103,9 @@ struct endpoint *endpoint_find(const struct network *net, const char *id);
 int endpoint_new(struct network *net, const char *id, struct endpoint **out, char *err);
 /* Appends EP (endpoint_new) to its network's list; takes ownership. */
 void endpoint_append(struct network *net, struct endpoint *ep);
-/* 0 unless another endpoint of the daemon has EP's link name, or another of its network EP's
- * address (-EEXIST with the reason in ERR). */
-int endpoint_check_unique(const struct endpoint *ep, char *err);
+/* 0 unless another endpoint of the daemon has EP's link name, or another endpoint or outside peer
+ * of its network EP's address (-EEXIST with the reason in ERR, which starts with WHAT). */
+int endpoint_check_unique(const struct endpoint *ep, const char *what, char *err);
 /* Frees EP's memory only (not its link, keys or state); it must not be in a list. Accepts NULL.
  */
 void endpoint_free(struct endpoint *ep);

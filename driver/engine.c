@@ -25,6 +25,8 @@
 #define ENGINE_NAME_MAX	   255
 /* Attempts are logged the first time and then every this many (about a minute apart). */
 #define ENGINE_LOG_EVERY 12
+/* Attempts at a container's name (about a minute) before it is left unknown. */
+#define ENGINE_NAME_TRIES 16
 
 static const unsigned backoff_ms[] = { 100, 250, 500, 1000, 2000, 5000 };
 
@@ -466,18 +468,58 @@ static int inspect_targets(struct engine *e, struct target *t, size_t n, const c
 	return 0;
 }
 
-static bool still_waiting(struct wgd *d, const struct job *job)
+/* What a job asks of the engine now: the endpoint's links and labels (it waits for them), or only
+ * its container's name (for the operator's eyes), or nothing any more. */
+enum want { WANT_NOTHING, WANT_NAME, WANT_RESOLVE };
+
+static enum want job_wants(struct wgd *d, const struct job *job)
 {
 	struct network *net;
 	struct endpoint *ep;
-	bool waiting;
+	enum want want = WANT_NOTHING;
 
 	wgd_lock(d);
 	net = network_find(d, job->nid);
 	ep = net ? endpoint_find(net, job->eid) : NULL;
-	waiting = ep && ep->pending && ep->joined;
+	if (ep && ep->joined)
+		want = ep->pending ? WANT_RESOLVE : !ep->container[0] ? WANT_NAME : WANT_NOTHING;
 	wgd_unlock(d);
-	return waiting;
+	return want;
+}
+
+/* With the daemon's lock held: the names the engine gives network NID and the containers of its
+ * endpoints, from NET (a GET /networks/{id} answer, untrusted: names are cut and quoted). */
+static void names_apply(struct wgd *d, const char *nid, const json_t *net)
+{
+	struct network *n = network_find(d, nid);
+	const char *name = json_string_value(json_object_get(net, "Name")), *key;
+	const json_t *v;
+
+	if (!n)
+		return;
+	if (name && strcmp(n->name, name) && container_name_valid(name, strlen(name)))
+		snprintf(n->name, sizeof(n->name), "%s", name);
+	json_object_foreach ((json_t *)json_object_get(net, "Containers"), key, v) {
+		const char *eid = json_string_value(json_object_get(v, "EndpointID"));
+		const char *cname = json_string_value(json_object_get(v, "Name"));
+		struct endpoint *ep = eid ? endpoint_find(n, eid) : NULL;
+
+		if (!ep || !cname || !strcmp(ep->container, cname) ||
+		    !container_name_valid(cname, strlen(cname)))
+			continue;
+		snprintf(ep->container, sizeof(ep->container), "%s", cname);
+		log_info("endpoint %.12s: container %s on network %s", ep->id, ep->container,
+			 n->name[0] ? n->name : nid);
+	}
+}
+
+/* true when endpoint EID of network NID has its container's name. */
+static bool named(struct wgd *d, const char *nid, const char *eid)
+{
+	struct network *net = network_find(d, nid);
+	struct endpoint *ep = net ? endpoint_find(net, eid) : NULL;
+
+	return !ep || ep->container[0];
 }
 
 /* One attempt at JOB: 0 when done (resolved, failed for good, or no longer waiting), -EAGAIN to
@@ -488,19 +530,29 @@ static int resolve(struct engine *e, const struct job *job)
 	json_t *net = NULL, *ctr = NULL;
 	const char *netname, *cid;
 	char path[NETWORK_ID_LEN + 32];
+	enum want want = job_wants(e->d, job);
 	size_t n = 0;
 	int status, ret;
 
-	if (!still_waiting(e->d, job))
+	if (want == WANT_NOTHING)
 		return 0;
 	snprintf(path, sizeof(path), "/networks/%s", job->nid);
 	ret = engine_get(e, path, &status, &net);
 	if (!ret && !net)
 		ret = status == 404 ? 0 : -EAGAIN;
-	if (!ret && net && network_container(net, job->eid, &netname, &cid))
-		ret = -EAGAIN; /* the engine lists it once the start is over */
 	if (ret || !net)
 		goto out;
+	wgd_lock(e->d);
+	names_apply(e->d, job->nid, net);
+	if (want == WANT_NAME)
+		ret = named(e->d, job->nid, job->eid) ? 0 : -EAGAIN;
+	wgd_unlock(e->d);
+	if (want == WANT_NAME)
+		goto out;
+	if (network_container(net, job->eid, &netname, &cid)) {
+		ret = -EAGAIN; /* the engine lists it once the start is over */
+		goto out;
+	}
 	/* Not found is tried again too: the endpoint's Leave ends the wait if it is gone. */
 	snprintf(path, sizeof(path), "/containers/%.64s/json", cid);
 	ret = engine_get(e, path, &status, &ctr);
@@ -529,6 +581,7 @@ static void *resolver_main(void *arg)
 	struct engine *e = arg;
 	struct timespec now;
 	struct job *job;
+	enum want want;
 	unsigned delay;
 	int ret;
 
@@ -546,13 +599,16 @@ static void *resolver_main(void *arg)
 		job = e->queue;
 		e->queue = job->next;
 		pthread_mutex_unlock(&e->queue_lock);
+		want = job_wants(e->d, job);
 		ret = resolve(e, job);
 		pthread_mutex_lock(&e->queue_lock);
-		if (ret != -EAGAIN || e->stopping) {
+		/* A name is a nicety: it is not asked for forever. */
+		if (ret != -EAGAIN || e->stopping ||
+		    (want == WANT_NAME && job->attempts >= ENGINE_NAME_TRIES)) {
 			free(job);
 			continue;
 		}
-		if (job->attempts % ENGINE_LOG_EVERY == 0)
+		if (want == WANT_RESOLVE && job->attempts % ENGINE_LOG_EVERY == 0)
 			log_warn(
 				"endpoint %.12s: the engine at %s does not tell its container yet; "
 				"trying again",
@@ -566,13 +622,14 @@ static void *resolver_main(void *arg)
 	return NULL;
 }
 
-/* Queues every joined endpoint that waits (state from before a restart). */
+/* Queues every joined endpoint (state from before a restart): those that wait, and the others
+ * for their container's name. */
 static void queue_waiting(struct engine *e)
 {
 	wgd_lock(e->d);
 	for (struct network *n = e->d->networks; n; n = n->next)
 		for (struct endpoint *ep = n->endpoints; ep; ep = ep->next)
-			if (ep->pending && ep->joined)
+			if (ep->joined)
 				request_resolution(e, ep);
 	wgd_unlock(e->d);
 }

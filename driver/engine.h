@@ -4,7 +4,8 @@
  * options. Given the engine's API socket, it finds the container behind each endpoint that has no
  * wg.* option and takes the container's links (compose links:, --link) as wg links and its labels
  * wireguard.key and wireguard.links as the endpoint's key and links (endpoint_resolve). Until
- * then the endpoint has no peers.
+ * then the endpoint has no peers. For every joined endpoint it also learns the names of its
+ * container and network, which the logs, wgctl show and the metrics give beside the IDs.
  *
  * It runs on its own thread, after Join and never inside a handler: the engine holds the
  * container's lock while it starts it and calls the driver, so the container cannot be inspected

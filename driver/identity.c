@@ -4,6 +4,7 @@
 #include "backends.h"
 #include "errmsg.h"
 #include "log.h"
+#include "outside.h"
 #include "quote.h"
 #include "wgd.h"
 
@@ -66,6 +67,13 @@ int identity_check_key(const struct endpoint *ep, const char *key_ref, const cha
 					key_ref, o->id);
 		}
 	}
+	for (struct network *n = ep->net->d->networks; n; n = n->next)
+		for (const struct endpoint *o = n->outside; o; o = o->next)
+			if (o != ep && !strcmp(o->key_ref, key_ref))
+				return errmsg_set(err, -EEXIST,
+						  "%s: \"%s\" is the identity of an outside peer "
+						  "(wgctl peer list)",
+						  what, key_ref);
 	/* On a cluster network a key has one live endpoint in the whole cluster. */
 	for (const struct endpoint *o = ep->net->remotes; o; o = o->next)
 		if (!strcmp(o->key_ref, key_ref))
@@ -109,7 +117,8 @@ static int check_link(const struct endpoint *ep, const char *key_ref, const stru
 			return errmsg_set(err, ret, "%s: link to \"%s\": %s", what, l->peer,
 					  keystore_error());
 	}
-	if (strict) {
+	/* An outside peer given by its public key alone has no key here. */
+	if (strict && !outside_find(ep->net->d, l->peer)) {
 		ret = key_exists(ep->net->d->keys, keystore_identity_get, l->peer);
 		if (ret == -ENOENT)
 			return errmsg_set(

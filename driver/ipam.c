@@ -285,15 +285,49 @@ static int requested_address(const json_t *req, const struct pool *p, const char
 			  p->cidr, QUOTE(a, 60));
 }
 
+/* An address of P: WANT ("" for any) into IP (ADDR_STRLEN), from the store or this host's file. */
+static int take(struct wgd *d, const struct pool *p, const char *want, char *ip, char *err)
+{
+	struct cluster *c;
+	int ret = 0;
+
+	wgd_lock(d);
+	c = d->cluster;
+	if (!c)
+		ret = local_request(d, p, want, ip, err);
+	wgd_unlock(d);
+	/* The cluster's store is not asked under the lock: it may take seconds. The cluster
+	 * lives as long as the daemon's socket does. */
+	if (c)
+		ret = cluster_ipam_request(c, p->cidr, want, p->gateway, ip, err);
+	return ret;
+}
+
+static int give(struct wgd *d, const struct pool *p, const char *addr, char *err)
+{
+	struct cluster *c;
+	int ret = 0;
+
+	/* libnetwork releases the gateway it never asked for: nothing to do. */
+	if (!strcmp(addr, p->gateway))
+		return 0;
+	wgd_lock(d);
+	c = d->cluster;
+	if (!c)
+		ret = local_release(d, p, addr, err);
+	wgd_unlock(d);
+	if (c)
+		ret = cluster_ipam_release(c, p->cidr, addr);
+	return ret;
+}
+
 json_t *ipam_request_address(struct wgd *d, const json_t *req, char *err)
 {
 	const json_t *opts = json_object_get(req, "Options");
 	const char *type = json_string_value(json_object_get(opts, ADDRESS_TYPE_OPTION));
 	char ip[ADDR_STRLEN], with[ADDR_STRLEN + 8];
 	const char *want;
-	struct cluster *c;
 	struct pool p;
-	int ret;
 
 	if (pool_of_id(req, &p, err) || requested_address(req, &p, &want, err))
 		return NULL;
@@ -301,16 +335,7 @@ json_t *ipam_request_address(struct wgd *d, const json_t *req, char *err)
 		snprintf(with, sizeof(with), "%s/%u", p.gateway, p.net.cidr);
 		return json_pack("{s:s, s:{}}", "Address", with, "Data");
 	}
-	wgd_lock(d);
-	c = d->cluster;
-	if (!c)
-		ret = local_request(d, &p, want, ip, err);
-	wgd_unlock(d);
-	/* The cluster's store is not asked under the lock: it may take seconds. The cluster
-	 * lives as long as the daemon's socket does. */
-	if (c)
-		ret = cluster_ipam_request(c, p.cidr, want, p.gateway, ip, err);
-	if (ret)
+	if (take(d, &p, want, ip, err))
 		return NULL;
 	snprintf(with, sizeof(with), "%s/%u", ip, p.net.cidr);
 	return json_pack("{s:s, s:{}}", "Address", with, "Data");
@@ -319,23 +344,40 @@ json_t *ipam_request_address(struct wgd *d, const json_t *req, char *err)
 json_t *ipam_release_address(struct wgd *d, const json_t *req, char *err)
 {
 	const char *addr;
-	struct cluster *c;
 	struct pool p;
-	int ret = 0;
 
 	if (pool_of_id(req, &p, err) || requested_address(req, &p, &addr, err))
 		return NULL;
 	if (!*addr)
 		return errmsg_set(err, -EINVAL, "Address: missing"), NULL;
-	/* libnetwork releases the gateway it never asked for: nothing to do. */
-	if (!strcmp(addr, p.gateway))
-		return json_object();
-	wgd_lock(d);
-	c = d->cluster;
-	if (!c)
-		ret = local_release(d, &p, addr, err);
-	wgd_unlock(d);
-	if (c)
-		ret = cluster_ipam_release(c, p.cidr, addr);
-	return ret ? NULL : json_object();
+	return give(d, &p, addr, err) ? NULL : json_object();
+}
+
+int ipam_take(struct wgd *d, const char *pool, const char *want, char *out, char *err)
+{
+	char ip[ADDR_STRLEN];
+	struct pool p;
+	int ret;
+
+	wgd_assert_unlocked(d);
+	ret = pool_parse(pool, &p, err);
+	if (!ret)
+		ret = take(d, &p, want, ip, err);
+	if (ret)
+		return ret;
+	/* An address is at most INET6_ADDRSTRLEN - 1 characters: "/128" still fits. */
+	snprintf(out, ADDR_STRLEN, "%.45s/%u", ip, p.net.cidr);
+	return 0;
+}
+
+int ipam_give(struct wgd *d, const char *pool, const char *addr, char *err)
+{
+	char ip[ADDR_STRLEN];
+	struct pool p;
+	int ret;
+
+	wgd_assert_unlocked(d);
+	ret = pool_parse(pool, &p, err);
+	snprintf(ip, sizeof(ip), "%.*s", (int)strcspn(addr, "/"), addr);
+	return ret ? ret : give(d, &p, ip, err);
 }

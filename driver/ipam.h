@@ -29,6 +29,13 @@ json_t *ipam_release_pool(struct wgd *d, const json_t *req, char *err);
 json_t *ipam_request_address(struct wgd *d, const json_t *req, char *err);
 json_t *ipam_release_address(struct wgd *d, const json_t *req, char *err);
 
+/* For an outside peer (outside.h), without D's lock: an address of POOL (a subnet, as a network
+ * keeps it) from this plugin's IPAM, as RequestAddress gives one: WANT ("" for any) into OUT
+ * ("10.50.0.7/24", ADDR_STRLEN bytes). */
+int ipam_take(struct wgd *d, const char *pool, const char *want, char *out, char *err);
+/* Without D's lock: gives ADDR ("10.50.0.7/24" or "10.50.0.7") of POOL back. */
+int ipam_give(struct wgd *d, const char *pool, const char *addr, char *err);
+
 /* Frees the host-local allocations D keeps in memory (its state file stays). Accepts none. */
 void ipam_finalise(struct wgd *d);
 

@@ -202,6 +202,38 @@ int network_options_parse(const struct wgd *d, const json_t *generic, struct net
 	return 0;
 }
 
+static bool network_matches(const struct network *n, const char *want, bool exact)
+{
+	size_t len = strlen(want);
+
+	if (exact)
+		return !strcmp(n->id, want) || !strcmp(n->name, want) ||
+		       (n->opts.cluster[0] && !strcmp(n->opts.cluster, want));
+	return len && len < NETWORK_ID_LEN && strspn(want, "0123456789abcdef") == len &&
+	       !strncmp(n->id, want, len);
+}
+
+int network_pick(struct wgd *d, const char *want, struct network **out, char *err)
+{
+	size_t n = 0;
+
+	wgd_assert_locked(d);
+	for (int exact = 1; exact >= 0 && !n; exact--)
+		for (struct network *net = d->networks; net; net = net->next)
+			if (network_matches(net, want, exact) && n++ == 0)
+				*out = net;
+	if (n == 1)
+		return 0;
+	if (n)
+		return errmsg_set(err, -EINVAL,
+				  "network \"%s\": %zu networks match; give more of its ID",
+				  QUOTE(want, 64), n);
+	return errmsg_set(err, -ENOENT,
+			  "network \"%s\": no wireguard network of this host has that ID, name or "
+			  "wg.net name (docker network ls --filter driver=wireguard:latest)",
+			  QUOTE(want, 64));
+}
+
 struct network *network_find(const struct wgd *d, const char *id)
 {
 	for (struct network *n = d->networks; n; n = n->next)
@@ -241,6 +273,10 @@ void network_free(struct network *net)
 		next = ep->next;
 		endpoint_free(ep);
 	}
+	for (ep = net->outside; ep; ep = next) {
+		next = ep->next;
+		endpoint_free(ep);
+	}
 	for (ep = net->remotes; ep; ep = next) {
 		next = ep->next;
 		endpoint_free(ep);
@@ -275,7 +311,9 @@ int network_create(struct wgd *d, const char *id, const struct network_options *
 		if (net->opts.mtu == opts->mtu && net->opts.psk == opts->psk &&
 		    net->opts.policy == opts->policy && net->opts.backend == opts->backend &&
 		    net->opts.keepalive == opts->keepalive &&
-		    !strcmp(net->opts.cluster, opts->cluster) && net->ipv6 == ipv6)
+		    !strcmp(net->opts.cluster, opts->cluster) && net->ipv6 == ipv6 &&
+		    !strcmp(net->opts.pool4, opts->pool4) &&
+		    !strcmp(net->opts.pool6, opts->pool6) && net->opts.own_ipam == opts->own_ipam)
 			return 0;
 		return errmsg_set(err, -EEXIST,
 				  "NetworkID %.12s: exists already with other options", id);
@@ -302,6 +340,11 @@ int network_delete(struct wgd *d, const char *id, char *err)
 		return 0;
 	if (net->endpoints)
 		return errmsg_set(err, -EBUSY, "network %.12s: still has endpoints", id);
+	if (net->outside)
+		return errmsg_set(
+			err, -EBUSY,
+			"network %.12s: outside peer %s is on it (wgctl peer rm %s first)", id,
+			net->outside->key_ref, net->outside->key_ref);
 	ret = state_remove(d, id, err);
 	if (ret)
 		return ret;

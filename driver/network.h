@@ -22,8 +22,11 @@ struct wgd;
 /* Who peers with whom: every endpoint with every other, or only linked identities (links.c). */
 enum network_policy { NETWORK_POLICY_MESH, NETWORK_POLICY_LINKS };
 
-#define NETWORK_NAME_MAX      64    /* wg.net */
-#define NETWORK_KEEPALIVE_MAX 65535 /* wg.keepalive, seconds (WireGuard's u16) */
+#define NETWORK_NAME_MAX	64  /* wg.net */
+#define NETWORK_ENGINE_NAME_MAX 128 /* docker network name kept; longer ones are cut */
+#define NETWORK_KEEPALIVE_MAX	65535
+#define NETWORK_POOL_LEN \
+	64 /* a subnet, "2001:db8::/64" */ /* wg.keepalive, seconds (WireGuard's u16) */
 
 struct network_options {
 	uint32_t mtu;
@@ -32,6 +35,11 @@ struct network_options {
 	const struct backend_ops *backend;  /* wg.backend, or NULL: the daemon's default */
 	uint16_t keepalive;		    /* wg.keepalive: persistent keepalive, 0: off */
 	char cluster[NETWORK_NAME_MAX + 1]; /* wg.net: the cluster network it is, "": host-local */
+	/* Not options: the subnets of its IPAM data ("10.50.0.0/24", "" when none or unknown: a
+	 * network of an older build), and whether this plugin's IPAM hands their addresses out.
+	 * Outside peers (outside.h) take theirs from them. */
+	char pool4[NETWORK_POOL_LEN], pool6[NETWORK_POOL_LEN];
+	bool own_ipam;
 };
 
 struct network {
@@ -39,8 +47,11 @@ struct network {
 	char id[NETWORK_ID_LEN + 1];
 	struct network_options opts;
 	bool ipv6;
+	/* Its name in the engine (engine.c), "" until known: for the operator's eyes only. */
+	char name[NETWORK_ENGINE_NAME_MAX + 1];
 	struct endpoint *endpoints; /* this host's, singly linked, in creation order */
 	struct endpoint *remotes;   /* other hosts' on a cluster network (cluster.c) */
+	struct endpoint *outside;   /* outside peers added on this host (outside.h) */
 	struct network *next;
 };
 
@@ -66,6 +77,10 @@ int network_create(struct wgd *d, const char *id, const struct network_options *
 		   char *err);
 /* Deletes network ID and its state file; 0 when unknown. -EBUSY while it has endpoints. */
 int network_delete(struct wgd *d, const char *id, char *err);
+/* The one network WANT names, into *OUT: its ID, engine name or wg.net name, else a unique
+ * prefix of its ID (as docker accepts). -ENOENT or -EINVAL (more than one) with the reason in
+ * ERR. Borrowed. */
+int network_pick(struct wgd *d, const char *want, struct network **out, char *err);
 /* Returns network ID or NULL. Borrowed. */
 struct network *network_find(const struct wgd *d, const char *id);
 /* A network of D that is not in its list yet, into *OUT (new, free with network_free unless

@@ -15,20 +15,24 @@
 
 struct endpoint *peers_first(const struct network *net)
 {
-	return net->endpoints ? net->endpoints : net->remotes;
+	return net->endpoints ? net->endpoints : net->remotes ? net->remotes : net->outside;
 }
 
 struct endpoint *peers_next(const struct network *net, const struct endpoint *o)
 {
-	if (o->next || o->host)
+	if (o->next)
 		return o->next;
-	return net->remotes;
+	if (o->host) /* the last remote (an outside peer of another host is one too) */
+		return net->outside;
+	if (o->outside)
+		return NULL;
+	return net->remotes ? net->remotes : net->outside;
 }
 
 bool peers_linked(const struct endpoint *self, const struct endpoint *other)
 {
 	return self != other && self->net == other->net && self->joined && other->joined &&
-	       !self->pending && !other->pending &&
+	       !self->pending && !other->pending && !(self->outside && other->outside) &&
 	       links_allow(self->net->opts.policy, self->key_ref, &self->links, other->key_ref,
 			   &other->links);
 }
@@ -45,6 +49,8 @@ int peers_entry(const struct endpoint *self, const struct endpoint *other, struc
 	memcpy(out->public_key, other->public_key, WG_KEY_LEN);
 	if (other->host) {
 		out->endpoint = other->underlay;
+	} else if (other->outside) {
+		/* None: WireGuard learns it from the outside peer's first handshake. */
 	} else {
 		/* Every link socket lives in the host netns, so local peers meet on loopback. */
 		out->endpoint.addr4.sin_family = AF_INET;

@@ -13,6 +13,7 @@
 #include "links.h"
 #include "log.h"
 #include "network.h"
+#include "outside.h"
 #include "quote.h"
 #include "wgd.h"
 
@@ -117,6 +118,30 @@ static json_t *endpoint_to_json(const struct endpoint *ep)
 	return j;
 }
 
+/* An outside peer (outside.h): its public key, not a secret, is kept here as it may have no
+ * identity in the keystore. */
+static json_t *outside_to_json(const struct endpoint *o)
+{
+	char a4[ADDR_STRLEN] = "", a6[ADDR_STRLEN] = "";
+	char pub[sodium_base64_ENCODED_LEN(WG_KEY_LEN, sodium_base64_VARIANT_ORIGINAL)];
+	char *links = links_format(&o->links);
+	json_t *j = NULL;
+
+	if (o->addr4.family)
+		addr_format(&o->addr4, a4);
+	if (o->addr6.family)
+		addr_format(&o->addr6, a6);
+	sodium_bin2base64(pub, sizeof(pub), o->public_key, WG_KEY_LEN,
+			  sodium_base64_VARIANT_ORIGINAL);
+	if (links)
+		j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}", "id", o->id, "name",
+			      o->key_ref, "pub", pub, "address", a4, "address6", a6, "links", links,
+			      "via", o->outside->via, "key_made", o->outside->key_made, "ipam",
+			      o->outside->ipam);
+	free(links);
+	return j;
+}
+
 int state_save(const struct network *net, char *err)
 {
 	char path[PATH_MAX];
@@ -125,19 +150,26 @@ int state_save(const struct network *net, char *err)
 	int ret = -ENOMEM;
 
 	wgd_assert_locked(net->d);
-	/* "net" and "keepalive" are left out when unset, as files from before them have it. */
-	root = json_pack("{s:i, s:s, s:i, s:b, s:s, s:s*, s:b, s:s*, s:o*, s:[]}", "version",
-			 STATE_VERSION, "id", net->id, "mtu", net->opts.mtu, "psk", net->opts.psk,
-			 "policy", network_policy_name(net->opts.policy), "backend",
+	/* What is unset is left out, as files from before it have it. */
+	root = json_pack("{s:i, s:s, s:i, s:b, s:s, s:s*, s:b, s:s*, s:o*, s:s*, s:s*, s:o*, s:[]}",
+			 "version", STATE_VERSION, "id", net->id, "mtu", net->opts.mtu, "psk",
+			 net->opts.psk, "policy", network_policy_name(net->opts.policy), "backend",
 			 net->opts.backend ? net->opts.backend->name : NULL, "ipv6", net->ipv6,
 			 "net", net->opts.cluster[0] ? net->opts.cluster : NULL, "keepalive",
-			 net->opts.keepalive ? json_integer(net->opts.keepalive) : NULL,
-			 "endpoints");
+			 net->opts.keepalive ? json_integer(net->opts.keepalive) : NULL, "pool4",
+			 net->opts.pool4[0] ? net->opts.pool4 : NULL, "pool6",
+			 net->opts.pool6[0] ? net->opts.pool6 : NULL, "ipam",
+			 net->opts.own_ipam ? json_true() : NULL, "endpoints");
 	if (!root)
 		goto out;
 	eps = json_object_get(root, "endpoints");
 	for (const struct endpoint *ep = net->endpoints; ep; ep = ep->next)
 		if (json_array_append_new(eps, endpoint_to_json(ep)))
+			goto out;
+	if (net->outside && json_object_set_new(root, "outside", json_array()))
+		goto out;
+	for (const struct endpoint *o = net->outside; o; o = o->next)
+		if (json_array_append_new(json_object_get(root, "outside"), outside_to_json(o)))
 			goto out;
 	text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
 	if (!text)
@@ -214,7 +246,8 @@ static int endpoint_from_json(struct network *net, const json_t *j, char *err)
 	ep->pending = pending;
 	ep->serve = (uint32_t)serve;
 	if (links_parse(links, ep->key_ref, "links", &ep->links, err) ||
-	    endpoint_check_unique(ep, err) || identity_check_key(ep, ep->key_ref, "key", err)) {
+	    endpoint_check_unique(ep, "address", err) ||
+	    identity_check_key(ep, ep->key_ref, "key", err)) {
 		ret = -EBADMSG;
 		goto err;
 	}
@@ -238,14 +271,62 @@ err:
 	return ret;
 }
 
+/* Reads one outside peer of NET from J and appends it, checked as wgctl peer add checks it. */
+static int outside_from_json(struct network *net, const json_t *j, char *err)
+{
+	const char *id = NULL, *name = NULL, *pub = NULL, *a4 = "", *a6 = "", *links = "",
+		   *via = "";
+	int key_made = 0, ipam = 0, ret = -EBADMSG;
+	struct endpoint *o, **tail;
+	json_error_t jerr;
+
+	if (json_unpack_ex((json_t *)j, &jerr, JSON_STRICT,
+			   "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b}", "id", &id, "name",
+			   &name, "pub", &pub, "address", &a4, "address6", &a6, "links", &links,
+			   "via", &via, "key_made", &key_made, "ipam", &ipam))
+		return errmsg_set(err, -EBADMSG, "outside peer: %s", QUOTE(jerr.text, 120));
+	if (!field_id_valid(id) || !keystore_ref_valid(name))
+		return errmsg_set(err, -EBADMSG, "outside peer \"%s\": not an ID and name",
+				  QUOTE(id, 70));
+	o = outside_new(err);
+	if (!o)
+		return -ENOMEM;
+	memcpy(o->id, id, NETWORK_ID_LEN);
+	o->net = net;
+	strcpy(o->key_ref, name);
+	o->outside->key_made = key_made;
+	o->outside->ipam = ipam;
+	if (keystore_key_parse(pub, strlen(pub), o->public_key) ||
+	    (*a4 && addr_parse(a4, AF_INET, &o->addr4)) ||
+	    (*a6 && addr_parse(a6, AF_INET6, &o->addr6)) || (!*a4 && !*a6) ||
+	    (*via && !outside_via_valid(via))) {
+		errmsg_set(err, ret, "outside peer %s: invalid key, address or via", name);
+		goto err;
+	}
+	snprintf(o->outside->via, sizeof(o->outside->via), "%s", via);
+	if (links_parse(links, name, "links", &o->links, err) ||
+	    identity_check_key(o, name, "outside peer", err) ||
+	    endpoint_check_unique(o, "address", err))
+		goto err;
+	for (tail = &net->outside; *tail; tail = &(*tail)->next)
+		;
+	*tail = o;
+	return 0;
+err:
+	endpoint_free(o);
+	return ret;
+}
+
 /* Reads NET's settings from ROOT, checked as CreateNetwork checks the engine's options. */
 static int network_from_json(struct wgd *d, json_t *root, const char *name, struct network **out,
 			     char *err)
 {
 	const char *id = NULL, *policy = "mesh", *backend = NULL, *cluster = NULL;
-	int version = 0, mtu = 0, psk = 0, ipv6 = 0, keepalive = 0;
+	const char *pool4 = NULL, *pool6 = NULL;
+	int version = 0, mtu = 0, psk = 0, ipv6 = 0, keepalive = 0, own_ipam = 0;
 	struct network_options opts = { 0 };
-	json_t *eps = NULL, *e;
+	struct wg_allowedip a;
+	json_t *eps = NULL, *outside = NULL, *e;
 	struct network *net;
 	json_error_t jerr;
 	size_t i;
@@ -253,10 +334,11 @@ static int network_from_json(struct wgd *d, json_t *root, const char *name, stru
 
 	*out = NULL;
 	if (json_unpack_ex(root, &jerr, JSON_STRICT,
-			   "{s:i, s:s, s:i, s:b, s?s, s?s, s:b, s?s, s?i, s:o}", "version",
-			   &version, "id", &id, "mtu", &mtu, "psk", &psk, "policy", &policy,
-			   "backend", &backend, "ipv6", &ipv6, "net", &cluster, "keepalive",
-			   &keepalive, "endpoints", &eps))
+			   "{s:i, s:s, s:i, s:b, s?s, s?s, s:b, s?s, s?i, s?s, s?s, s?b, s:o, s?o}",
+			   "version", &version, "id", &id, "mtu", &mtu, "psk", &psk, "policy",
+			   &policy, "backend", &backend, "ipv6", &ipv6, "net", &cluster,
+			   "keepalive", &keepalive, "pool4", &pool4, "pool6", &pool6, "ipam",
+			   &own_ipam, "endpoints", &eps, "outside", &outside))
 		return errmsg_set(err, -EBADMSG, "%s", QUOTE(jerr.text, 120));
 	if (version != STATE_VERSION)
 		return errmsg_set(err, -EBADMSG, "version %d: expected %d", version, STATE_VERSION);
@@ -267,8 +349,14 @@ static int network_from_json(struct wgd *d, json_t *root, const char *name, stru
 				  QUOTE(id, 70), name);
 	if (network_find(d, id))
 		return errmsg_set(err, -EBADMSG, "network %.12s: loaded already", id);
-	if (!json_is_array(eps))
-		return errmsg_set(err, -EBADMSG, "\"endpoints\": expected an array");
+	if (!json_is_array(eps) || (outside && !json_is_array(outside)))
+		return errmsg_set(err, -EBADMSG, "\"endpoints\", \"outside\": expected arrays");
+	if ((pool4 && (strlen(pool4) >= sizeof(opts.pool4) || addr_parse(pool4, AF_INET, &a))) ||
+	    (pool6 && (strlen(pool6) >= sizeof(opts.pool6) || addr_parse(pool6, AF_INET6, &a))))
+		return errmsg_set(err, -EBADMSG, "pool4, pool6: expected subnets");
+	snprintf(opts.pool4, sizeof(opts.pool4), "%s", pool4 ? pool4 : "");
+	snprintf(opts.pool6, sizeof(opts.pool6), "%s", pool6 ? pool6 : "");
+	opts.own_ipam = own_ipam;
 	opts.psk = psk;
 	if (!network_mtu_valid(mtu))
 		return errmsg_set(err, -EBADMSG, "mtu %d: expected %d to %d", mtu, NETWORK_MTU_MIN,
@@ -294,6 +382,13 @@ static int network_from_json(struct wgd *d, json_t *root, const char *name, stru
 		return ret;
 	json_array_foreach (eps, i, e) {
 		ret = endpoint_from_json(net, e, err);
+		if (ret) {
+			network_free(net);
+			return ret;
+		}
+	}
+	json_array_foreach (outside, i, e) {
+		ret = outside_from_json(net, e, err);
 		if (ret) {
 			network_free(net);
 			return ret;

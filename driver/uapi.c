@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "uapi.h"
 
+#include "addr.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -99,22 +101,14 @@ static int buf_put_key(struct uapi_buf *buf, const char *name, const uint8_t key
 
 static int buf_put_endpoint(struct uapi_buf *buf, const struct wg_peer *peer)
 {
-	char addr[INET6_ADDRSTRLEN];
+	char text[ADDR_ENDPOINT_STRLEN];
 
 	switch (peer->endpoint.addr.sa_family) {
 	case 0: return 0;
 	case AF_INET:
-		inet_ntop(AF_INET, &peer->endpoint.addr4.sin_addr, addr, sizeof(addr));
-		return buf_printf(buf, "endpoint=%s:%u\n", addr,
-				  ntohs(peer->endpoint.addr4.sin_port));
 	case AF_INET6:
-		inet_ntop(AF_INET6, &peer->endpoint.addr6.sin6_addr, addr, sizeof(addr));
-		if (peer->endpoint.addr6.sin6_scope_id)
-			return buf_printf(buf, "endpoint=[%s%%%u]:%u\n", addr,
-					  peer->endpoint.addr6.sin6_scope_id,
-					  ntohs(peer->endpoint.addr6.sin6_port));
-		return buf_printf(buf, "endpoint=[%s]:%u\n", addr,
-				  ntohs(peer->endpoint.addr6.sin6_port));
+		return buf_printf(buf, "endpoint=%s\n",
+				  addr_endpoint_format(&peer->endpoint, text));
 	default: return -EAFNOSUPPORT;
 	}
 }

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * wgctl: the WireGuard network driver's keys by reference, managed through the daemon's wgctl
- * socket (driver/admin.h), never by opening key files. A secret is printed by export only, and
- * never to a terminal.
+ * wgctl: the WireGuard network driver's keys by reference, its status and its outside peers,
+ * through the daemon's wgctl socket (driver/admin.h), never by opening key files. A secret is
+ * printed by export and by an outside peer's configuration only, and never to a terminal.
  */
 #include "admin.h"
+#include "show.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -42,6 +43,9 @@ static const struct command {
 	  "the hosts of the cluster: ID, name, address, alive or gone, endpoints" },
 	{ "host", false, false, false,
 	  "forget HOST: a host gone for good gives its addresses and keys back" },
+	{ "show", false, false, false,
+	  "[--json] [NETWORK [CONTAINER|ENDPOINT]]: status, as wg show with names" },
+	{ "peer", false, false, false, "add|config|rm|list: outside peers (wgctl peer --help)" },
 };
 
 /* A reply, wiped when freed: export's holds a secret. */
@@ -177,6 +181,181 @@ out:
 	return ret;
 }
 
+/* The daemon's error, when R is one; false otherwise. */
+static bool reply_error(const struct reply *r)
+{
+	if (r->len >= 6 && !strncmp(r->data, "error ", 6)) {
+		fprintf(stderr, "wgctl: %s", r->data + 6);
+		return true;
+	}
+	if (r->len < 3 || strncmp(r->data, "ok\n", 3)) {
+		fprintf(stderr, "wgctl: unexpected answer from the daemon\n");
+		return true;
+	}
+	return false;
+}
+
+/* Appends " WORD" to the request REQ (SIZE bytes, *LEN used). A word never holds a space or a
+ * line break: the daemon splits on them. */
+static int add_word(char *req, size_t size, size_t *len, const char *prefix, const char *word)
+{
+	int n;
+
+	if (strpbrk(word, " \n\r\t") || !*word) {
+		fprintf(stderr, "wgctl: %s%.*s%s\"%.64s\": expected one word, without spaces\n",
+			*prefix ? "--" : "", (int)strcspn(prefix, "="), prefix, *prefix ? " " : "",
+			word);
+		return -EINVAL;
+	}
+	n = snprintf(req + *len, size - *len, " %s%s", prefix, word);
+	if (n < 0 || (size_t)n >= size - *len) {
+		fprintf(stderr, "wgctl: request too long\n");
+		return -E2BIG;
+	}
+	*len += (size_t)n;
+	return 0;
+}
+
+static void show_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: wgctl show [--json] [NETWORK [CONTAINER|ENDPOINT]]\n"
+		"NETWORK: its name, ID or ID prefix, or its wg.net name. CONTAINER|ENDPOINT: a\n"
+		"container name, an identity, or an endpoint ID or ID prefix. No key is secret here:\n"
+		"private and preshared keys are never shown.\n");
+}
+
+static int cmd_show(const char *path, int argc, char *argv[])
+{
+	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
+					      { "help", no_argument, NULL, 'h' },
+					      { 0 } };
+	char req[ADMIN_REQUEST_MAX + 1] = "show";
+	struct reply r = { 0 };
+	size_t len = 4;
+	bool json = false;
+	int c, ret = 1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = true; break;
+		case 'h': show_usage(stdout); return 0;
+		default: show_usage(stderr); return 2;
+		}
+	}
+	if (argc - optind > 2) {
+		show_usage(stderr);
+		return 2;
+	}
+	for (int i = optind; i < argc; i++)
+		if (add_word(req, sizeof(req), &len, "", argv[i]))
+			return 2;
+	strcat(req, "\n");
+	if (!transact(path, req, &r) && !reply_error(&r))
+		ret = show_print(stdout, r.data + 3, json);
+	reply_free(&r);
+	return ret;
+}
+
+static void peer_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: wgctl peer add NAME --network NETWORK [--links REF[,REF...]]\n"
+		"                      [--public-key KEY] [--address ADDR]... [--endpoint HOST]\n"
+		"       wgctl peer config NAME [--endpoint HOST]\n"
+		"       wgctl peer rm NAME\n"
+		"       wgctl peer list\n"
+		"An outside peer (a laptop, a server) gets an address on NETWORK and peers with the\n"
+		"endpoints its policy allows (mesh: all; links: the linked ones). add and config print\n"
+		"its wg-quick configuration, with its private key (unless --public-key gave only the\n"
+		"public half) and preshared keys: never to a terminal. HOST: the address or DNS name\n"
+		"it reaches this host at (default on a cluster network: the advertised address).\n"
+		"ADDR: its address, required unless the network uses --ipam-driver wireguard:latest.\n");
+}
+
+static int cmd_peer(const char *path, int argc, char *argv[])
+{
+	static const struct option opts[] = { { "network", required_argument, NULL, 'n' },
+					      { "links", required_argument, NULL, 'l' },
+					      { "public-key", required_argument, NULL, 'k' },
+					      { "address", required_argument, NULL, 'a' },
+					      { "endpoint", required_argument, NULL, 'e' },
+					      { "help", no_argument, NULL, 'h' },
+					      { 0 } };
+	static const char *const verbs[] = { "add", "config", "rm", "list" };
+	char req[ADMIN_REQUEST_MAX + 1], opts_req[ADMIN_REQUEST_MAX + 1] = "", *network = NULL;
+	const char *verb = argc > 1 ? argv[1] : "";
+	struct reply r = { 0 };
+	size_t len, opts_len = 0, nverb = sizeof(verbs) / sizeof(verbs[0]), v;
+	int c, ret = 0, add_only = 0, endpoint = 0;
+
+	for (v = 0; v < nverb && strcmp(verb, verbs[v]); v++)
+		;
+	if (v == nverb) {
+		peer_usage(!strcmp(verb, "--help") || !strcmp(verb, "-h") ? stdout : stderr);
+		return !strcmp(verb, "--help") || !strcmp(verb, "-h") ? 0 : 2;
+	}
+	len = (size_t)snprintf(req, sizeof(req), "peer-%s", verb);
+	argc--;
+	argv++;
+	optind = 1;
+	/* The options go into the request as NAME=VALUE words after the positional ones. */
+	while (!ret && (c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		const char *prefix = c == 'l' ? "links=" : c == 'k' ? "public-key=" : "address=";
+
+		switch (c) {
+		case 'n': network = optarg; break;
+		case 'l':
+		case 'k':
+		case 'a':
+			add_only++;
+			ret = add_word(opts_req, sizeof(opts_req), &opts_len, prefix, optarg);
+			break;
+		case 'e':
+			endpoint++;
+			ret = add_word(opts_req, sizeof(opts_req), &opts_len, "endpoint=", optarg);
+			break;
+		case 'h': peer_usage(stdout); return 0;
+		default: peer_usage(stderr); return 2;
+		}
+	}
+	if (ret)
+		return 2;
+	/* add: a name and --network; config: a name, maybe --endpoint; rm: a name; list: none. */
+	if (argc - optind != (v == 3 ? 0 : 1) || (v == 0) != (network != NULL) ||
+	    (v != 0 && add_only) || (v >= 2 && endpoint)) {
+		peer_usage(stderr);
+		return 2;
+	}
+	if (v != 3 && add_word(req, sizeof(req), &len, "", argv[optind]))
+		return 2;
+	if (network && add_word(req, sizeof(req), &len, "", network))
+		return 2;
+	if (len + opts_len + 2 > sizeof(req)) {
+		fprintf(stderr, "wgctl: request too long\n");
+		return 2;
+	}
+	strcat(req, opts_req);
+	strcat(req, "\n");
+	/* A configuration holds secrets: refused before the daemon is asked. */
+	if (v <= 1 && isatty(STDOUT_FILENO)) {
+		fprintf(stderr,
+			"wgctl: peer %s: refusing to print a configuration with secret keys "
+			"to a terminal; redirect stdout to a file (> %s.conf)\n",
+			verb, argv[optind]);
+		return 1;
+	}
+	ret = 1;
+	if (!transact(path, req, &r) && !reply_error(&r)) {
+		fwrite(r.data + 3, 1, r.len - 3, stdout);
+		ret = fflush(stdout) ? 1 : 0;
+	}
+	sodium_memzero(req, sizeof(req));
+	reply_free(&r);
+	return ret;
+}
+
 /* Prints the reply: its lines after "ok" on stdout, or the daemon's error on stderr. */
 static int print_reply(const struct reply *r)
 {
@@ -209,6 +388,23 @@ int main(int argc, char *argv[])
 
 	if (!path || !*path)
 		path = WGCTL_SOCKET_DEFAULT;
+	/* show and peer have options of their own: only -s may come before them. */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-s") || !strcmp(argv[i], "--socket")) {
+			if (++i < argc)
+				path = argv[i];
+			continue;
+		}
+		if (!strncmp(argv[i], "--socket=", 9)) {
+			path = argv[i] + 9;
+			continue;
+		}
+		if (!strcmp(argv[i], "show"))
+			return cmd_show(path, argc - i, argv + i);
+		if (!strcmp(argv[i], "peer"))
+			return cmd_peer(path, argc - i, argv + i);
+		break;
+	}
 	while ((c = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': path = optarg; break;
