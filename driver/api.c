@@ -340,12 +340,60 @@ static const struct route {
 	{ "/IpamDriver.ReleaseAddress", ipam_release_address, true, true },
 };
 
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+_Static_assert(N_ROUTES <= API_ROUTES_MAX, "API_ROUTES_MAX too small");
+
+const double api_latency_bounds[API_LATENCY_BUCKETS - 1] = { 0.001, 0.0025, 0.005, 0.01,
+							     0.025, 0.05,   0.1,   0.25,
+							     0.5,   1,	    2.5,   5 };
+
 static const struct route *route_find(const char *path)
 {
-	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+	for (size_t i = 0; i < N_ROUTES; i++)
 		if (!strcmp(routes[i].path, path))
 			return &routes[i];
 	return NULL;
+}
+
+const char *api_route_name(size_t i)
+{
+	return i < N_ROUTES ? routes[i].path + 1 : NULL;
+}
+
+void api_stats_read(struct wgd *d, struct api_stats *out)
+{
+	pthread_mutex_lock(&d->api_stats.lock);
+	memcpy(out->ok, d->api_stats.ok, sizeof(out->ok));
+	memcpy(out->failed, d->api_stats.failed, sizeof(out->failed));
+	memcpy(out->buckets, d->api_stats.buckets, sizeof(out->buckets));
+	memcpy(out->seconds, d->api_stats.seconds, sizeof(out->seconds));
+	pthread_mutex_unlock(&d->api_stats.lock);
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* One call of route R took SECS and succeeded or not. */
+static void stats_add(struct wgd *d, const struct route *r, bool ok, double secs)
+{
+	struct api_stats *s = &d->api_stats;
+	size_t i = (size_t)(r - routes), b = 0;
+
+	while (b < API_LATENCY_BUCKETS - 1 && secs > api_latency_bounds[b])
+		b++;
+	pthread_mutex_lock(&s->lock);
+	if (ok)
+		s->ok[i]++;
+	else
+		s->failed[i]++;
+	s->buckets[i][b]++;
+	s->seconds[i] += secs;
+	pthread_mutex_unlock(&s->lock);
 }
 
 static char *error_answer(const char *key, const char *msg)
@@ -390,9 +438,12 @@ char *api_handle(struct wgd *d, const char *path, const char *body, size_t len)
 	const struct route *r = route_find(path);
 	char err[ERRMSG_LEN] = "";
 	json_t *req = NULL, *reply = NULL;
+	struct timespec t0;
+	double secs;
 	char *text;
 
 	wgd_assert_unlocked(d);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!r) {
 		snprintf(err, sizeof(err), "unknown method %s", QUOTE(path, 100));
 		log_warn("%s", err);
@@ -404,13 +455,15 @@ char *api_handle(struct wgd *d, const char *path, const char *body, size_t len)
 			snprintf(err, sizeof(err), "out of memory");
 	}
 	json_decref(req);
+	secs = seconds_since(&t0);
+	stats_add(d, r, reply != NULL, secs);
 	if (!reply) {
-		log_warn("%s: %s", path + 1, err);
+		log_warn("%s: %s (%.1f ms)", path + 1, err, secs * 1e3);
 		return error_answer(r->ipam ? "Error" : "Err", err);
 	}
 	text = json_dumps(reply, JSON_COMPACT);
 	json_decref(reply);
-	log_debug("%s: ok", path + 1);
+	log_debug("%s: ok (%.1f ms)", path + 1, secs * 1e3);
 	return text;
 }
 

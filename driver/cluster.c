@@ -110,6 +110,20 @@ static bool before(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
+void cluster_store_state(struct cluster *c, bool *connected, size_t *alive, size_t *gone)
+{
+	*alive = *gone = 0;
+	pthread_mutex_lock(&c->lock);
+	*connected = c->connected && c->lease;
+	for (const struct host *h = c->hosts; h; h = h->next) {
+		if (h->alive)
+			(*alive)++;
+		else
+			(*gone)++;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 const char *cluster_host_addr(const struct cluster *c)
 {
 	return c->addr;

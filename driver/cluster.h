@@ -57,6 +57,9 @@ int cluster_start(struct wgd *d, const struct cluster_config *cfg, struct cluste
  * once (a restart publishes them again). Accepts NULL. Called without the lock. */
 void cluster_stop(struct cluster *c);
 
+/* For the metrics, with or without the daemon's lock: whether the store's watch runs and this
+ * host holds its lease, and how many hosts the store says are alive and gone (this one too). */
+void cluster_store_state(struct cluster *c, bool *connected, size_t *alive, size_t *gone);
 /* The address this host advertises to the others (ADVERTISE_ADDR or the route's source). */
 const char *cluster_host_addr(const struct cluster *c);
 /* This host's ID (stable across restarts: kept in the state directory). */

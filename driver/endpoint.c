@@ -520,12 +520,26 @@ static int leave(struct endpoint *ep, char *err)
 
 int endpoint_leave(struct endpoint *ep, char *err)
 {
+	char name[ENDPOINT_NAME_LEN];
+	bool joined = ep->joined;
+	int ret;
+
 	wgd_assert_locked(ep->net->d);
 	if (ep->busy)
 		return errmsg_set(err, -EBUSY,
 				  "endpoint %.12s: another call for it is in progress; try again",
 				  ep->id);
-	return leave(ep, err);
+	ret = leave(ep, err);
+	if (!ret && joined)
+		log_info("endpoint %s: left; its peers forget it", endpoint_name(ep, name));
+	return ret;
+}
+
+const char *endpoint_name(const struct endpoint *ep, char *buf)
+{
+	snprintf(buf, ENDPOINT_NAME_LEN, "%.12s%s%s%s", ep->id, ep->container[0] ? " (" : "",
+		 ep->container, ep->container[0] ? ")" : "");
+	return buf;
 }
 
 /* Deletes EP's keys unless they outlive it; a crash before this leaves an unused key, never a
@@ -543,7 +557,7 @@ int endpoint_delete(struct wgd *d, const char *nid, const char *eid, char *err)
 {
 	struct network *net;
 	struct endpoint *ep;
-	char ifname[IFNAMSIZ];
+	char ifname[IFNAMSIZ], name[ENDPOINT_NAME_LEN];
 	int ret;
 
 	wgd_assert_unlocked(d);
@@ -571,7 +585,7 @@ int endpoint_delete(struct wgd *d, const char *nid, const char *eid, char *err)
 		goto out_idle;
 	}
 	delete_keys(ep);
-	log_info("endpoint %.12s: deleted", ep->id);
+	log_info("endpoint %s: deleted", endpoint_name(ep, name));
 	endpoint_free(ep);
 	goto out_unlock;
 out_idle:

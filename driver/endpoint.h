@@ -91,6 +91,10 @@ int endpoint_resolve(struct endpoint *ep, const char *key_ref, struct link_set *
 /* true when EP's identity was named (wg.key, wireguard.key) rather than generated for it: a named
  * identity and its link keys outlive the endpoint. */
 bool endpoint_key_named(const struct endpoint *ep);
+/* "1a2b3c4d5e6f (web)": EP's short ID and its container's name when known, for logs, into BUF
+ * (ENDPOINT_NAME_LEN bytes); returns BUF. */
+#define ENDPOINT_NAME_LEN (ENDPOINT_IFNAME_IDCHARS + ENDPOINT_CONTAINER_MAX + 4)
+const char *endpoint_name(const struct endpoint *ep, char *buf);
 /* How EP's backend finds its link, wherever it is now. Borrows EP's strings. */
 struct wg_link_ref endpoint_link_ref(const struct endpoint *ep);
 /* EndpointOperInfo value (new reference). */

@@ -27,6 +27,11 @@ void log_set_level(enum log_level level)
 	max_level = level;
 }
 
+bool log_enabled(enum log_level level)
+{
+	return level <= __atomic_load_n(&max_level, __ATOMIC_RELAXED);
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;

@@ -18,6 +18,8 @@
 #include "keystore.h"
 #include "kmod.h"
 #include "log.h"
+#include "metrics.h"
+#include "monitor.h"
 #include "netns.h"
 #include "quote.h"
 #include "network.h"
@@ -47,6 +49,7 @@ struct config {
 	const char *ports;	   /* WG_PORTS: LOW-HIGH, or NULL */
 	const char *etcd_dir;	   /* the etcd files (standalone) */
 	const char *etcd_mount;	   /* managed plugin: the etcd mount, copied then detached */
+	const char *metrics_addr;  /* METRICS_ADDR: where /metrics is served, or NULL */
 };
 
 /* Where the managed plugin keeps its copy of the etcd mount's files (a tmpfs). */
@@ -61,7 +64,9 @@ static void usage(FILE *f)
 		"[--wireguard-go PATH]\n"
 		"                        [--engine-socket PATH] [--admin-socket PATH]\n"
 		"                        [--state-parent DIR] [--exec-root DIR] [--ports LOW-HIGH]\n"
-		"Environment: WG_BACKEND, LOG_LEVEL and WG_PORTS (the flags take precedence).\n"
+		"                        [--metrics-addr ADDR:PORT]\n"
+		"Environment: WG_BACKEND, LOG_LEVEL, WG_PORTS and METRICS_ADDR (the flags take "
+		"precedence).\n"
 		"--state-parent and --exec-root are for the managed plugin only: they bind "
 		"DIR/" HOSTMOUNTS_STATE_NAME " on\n--state-dir and the engine's "
 		"exec-root/" HOSTMOUNTS_NETNS_NAME " on " NETNS_DOCKER_DIR
@@ -83,6 +88,7 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		{ "ports", required_argument, NULL, 'P' },
 		{ "etcd-dir", required_argument, NULL, 'E' },
 		{ "etcd-mount", required_argument, NULL, 'M' },
+		{ "metrics-addr", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -102,6 +108,7 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		case 'P': cfg->ports = optarg; break;
 		case 'E': cfg->etcd_dir = optarg; break;
 		case 'M': cfg->etcd_mount = optarg; break;
+		case 'm': cfg->metrics_addr = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: return -EINVAL;
 		}
@@ -228,6 +235,7 @@ int main(int argc, char *argv[])
 	struct config cfg = { .backend = getenv("WG_BACKEND"),
 			      .log_level = getenv("LOG_LEVEL"),
 			      .ports = getenv("WG_PORTS"),
+			      .metrics_addr = getenv("METRICS_ADDR"),
 			      .wireguard_go = "wireguard-go" };
 	struct wgd_config wc = { .sync_workers = WGD_SYNC_WORKERS };
 	const struct backend_ops *backend = NULL;
@@ -238,6 +246,8 @@ int main(int argc, char *argv[])
 	struct cluster *cluster = NULL;
 	struct engine *engine = NULL;
 	struct admin *admin = NULL;
+	struct metrics *metrics = NULL;
+	struct monitor *monitor = NULL;
 	const char *etcd_dir;
 	bool found;
 	struct http *http = NULL;
@@ -339,11 +349,17 @@ int main(int argc, char *argv[])
 	}
 	log_info("listening on %s", cfg.socket);
 	admin_socket_path(&cfg, admin_path, sizeof(admin_path));
-	/* Key management is an extra: the engine's socket serves without it. */
+	/* Key management and metrics are extras: the engine's socket serves without them. */
 	if (admin_start(&d, admin_path, &admin, err))
 		log_error("%s", err);
+	if (metrics_start(&d, cfg.metrics_addr, &metrics, err))
+		log_error("%s; no metrics", err);
+	if (monitor_start(&d, &monitor, err))
+		log_error("%s; first handshakes are not logged", err);
 	log_info("signal %d: stopping", wait_for_signal());
 out:
+	monitor_stop(monitor);
+	metrics_stop(metrics);
 	admin_stop(admin);
 	http_stop(http);
 	engine_stop(engine);

@@ -345,6 +345,38 @@ static int batch_build(const struct endpoint *ep, const struct marks *m, bool re
 	return 0;
 }
 
+/* One line per batch a link took: the peers set (with who they are) and removed. Under the
+ * lock, after the batch worked. */
+#define LOG_PEERS_MAX  8
+#define WG_KEY_B64_LEN sodium_base64_ENCODED_LEN(WG_KEY_LEN, sodium_base64_VARIANT_ORIGINAL)
+static void batch_log(const struct endpoint *ep, const struct batch *b)
+{
+	char line[1024], name[ENDPOINT_NAME_LEN], key[WG_KEY_B64_LEN];
+	size_t len = 0, n = 0;
+	const struct endpoint *o;
+	int w;
+
+	if (!log_enabled(LOG_LEVEL_INFO) || (!b->set.n_peers && !b->n_remove))
+		return;
+	line[0] = '\0';
+	for (size_t i = 0; i < b->set.n_peers && n < LOG_PEERS_MAX; i++, n++) {
+		o = peer_with_key(ep, b->set.peers[i].public_key);
+		w = o ? snprintf(line + len, sizeof(line) - len, "%s%s %s", n ? ", " : "",
+				 o->key_ref, endpoint_name(o, name))
+		      : 0;
+		len += w > 0 && (size_t)w < sizeof(line) - len ? (size_t)w : 0;
+	}
+	for (size_t i = 0; i < b->n_remove && n < LOG_PEERS_MAX; i++, n++) {
+		sodium_bin2base64(key, sizeof(key), b->remove[i], WG_KEY_LEN,
+				  sodium_base64_VARIANT_ORIGINAL);
+		w = snprintf(line + len, sizeof(line) - len, "%s-%.8s...", n ? ", " : "", key);
+		len += w > 0 && (size_t)w < sizeof(line) - len ? (size_t)w : 0;
+	}
+	log_info("endpoint %s: link %s: %s%zu peer(s) set, %zu removed: %s%s",
+		 endpoint_name(ep, name), ep->ifname, b->rekey ? "new key, " : "", b->set.n_peers,
+		 b->n_remove, line, b->set.n_peers + b->n_remove > n ? ", ..." : "");
+}
+
 static int batch_apply(const struct batch *b)
 {
 	struct wg_link_ref ref = { .ifname = b->ifname,
@@ -425,6 +457,8 @@ static void run(struct peersync *ps, struct peersync_link *l)
 		wgd_lock(d);
 		if (ret)
 			errmsg_set(err, ret, "%s", strerror(-ret));
+		else
+			batch_log(ep, &b);
 	}
 	batch_clear(&b);
 	l->busy = false;

@@ -21,6 +21,7 @@ int wgd_init(struct wgd *d, const struct wgd_config *cfg, char *err)
 
 	memset(d, 0, sizeof(*d));
 	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->api_stats.lock, NULL);
 	d->port_min = cfg->port_min;
 	d->port_max = cfg->port_max;
 	ret = state_init(&d->state, cfg->state_dir, err);
@@ -47,6 +48,7 @@ void wgd_destroy(struct wgd *d)
 	state_finalise(&d->state);
 	keystore_close(d->keys);
 	d->keys = NULL;
+	pthread_mutex_destroy(&d->api_stats.lock);
 	pthread_mutex_destroy(&d->lock);
 }
 

@@ -15,6 +15,7 @@
 #ifndef WGD_H
 #define WGD_H
 
+#include "api.h"
 #include "backends.h"
 #include "state.h"
 
@@ -48,6 +49,7 @@ struct wgd {
 	json_t *ipam_local;	 /* this host's addresses when there is no cluster (ipam.c) */
 	/* The UDP ports links listen on (WG_PORTS); 0-0: any the kernel picks. */
 	uint16_t port_min, port_max;
+	struct api_stats api_stats; /* what the engine's calls cost (api.h) */
 };
 
 struct wgd_config {

@@ -1,0 +1,411 @@
+// SPDX-License-Identifier: MIT
+#include "metrics.h"
+
+#include "admin_cmd.h"
+#include "api.h"
+#include "cluster.h"
+#include "errmsg.h"
+#include "log.h"
+#include "quote.h"
+#include "status.h"
+#include "wgd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define METRICS_CONNECTIONS_MAX 8
+#define METRICS_TIMEOUT_S	10
+#define CONTENT_TYPE		"text/plain; version=0.0.4; charset=utf-8"
+
+struct metrics {
+	struct wgd *d;
+	struct MHD_Daemon *mhd;
+};
+
+/* ---- the text ---- */
+
+/* Appends NAME="VALUE" (VALUE escaped as the format wants; NULL is "") to OUT, after a comma
+ * unless FIRST. */
+static int label(struct admin_text *out, bool first, const char *name, const char *value)
+{
+	int ret = admin_text_printf(out, "%s%s=\"", first ? "" : ",", name);
+
+	for (const char *p = value ? value : ""; *p && !ret; p++) {
+		if (*p == '\\' || *p == '"')
+			ret = admin_text_printf(out, "\\%c", *p);
+		else if (*p == '\n')
+			ret = admin_text_printf(out, "\\n");
+		else
+			ret = admin_text_printf(out, "%c", *p);
+	}
+	return ret ? ret : admin_text_printf(out, "\"");
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static int family(struct admin_text *out, const char *name, const char *type, const char *help)
+{
+	return admin_text_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* The labels of network N: its name (the engine's, else its short ID) and its short ID. */
+static int net_labels(struct admin_text *out, const json_t *n)
+{
+	char id[13];
+	int ret;
+
+	snprintf(id, sizeof(id), "%.12s", str(n, "id"));
+	ret = label(out, true, "network", str(n, "name") ? str(n, "name") : id);
+	return ret ? ret : label(out, false, "network_id", id);
+}
+
+/* One sample per peer of every endpoint: FIELD of the peer (a number) as metric NAME. */
+static int peer_family(struct admin_text *out, const json_t *doc, const char *name,
+		       const char *type, const char *help, const char *field)
+{
+	size_t i, j, k;
+	json_t *n, *ep, *p;
+	char eid[13];
+	int ret = family(out, name, type, help);
+
+	json_array_foreach (json_object_get(doc, "networks"), i, n) {
+		json_array_foreach (json_object_get(n, "endpoints"), j, ep) {
+			snprintf(eid, sizeof(eid), "%.12s", str(ep, "id"));
+			json_array_foreach (json_object_get(ep, "peers"), k, p) {
+				if (ret || !str(p, "public_key"))
+					continue;
+				ret = admin_text_printf(out, "%s{", name);
+				if (!ret)
+					ret = net_labels(out, n);
+				if (!ret)
+					ret = label(out, false, "container", str(ep, "container"));
+				if (!ret)
+					ret = label(out, false, "endpoint", eid);
+				if (!ret)
+					ret = label(out, false, "identity", str(ep, "identity"));
+				if (!ret)
+					ret = label(out, false, "peer_identity",
+						    str(p, "identity"));
+				if (!ret)
+					ret = label(out, false, "peer_container",
+						    str(p, "container"));
+				if (!ret)
+					ret = label(out, false, "peer_kind", str(p, "kind"));
+				if (!ret)
+					ret = admin_text_printf(out, "} %" JSON_INTEGER_FORMAT "\n",
+								json_integer_value(
+									json_object_get(p, field)));
+			}
+		}
+	}
+	return ret;
+}
+
+/* Endpoints per network and backend; peers per network and link state; outside peers. */
+static int network_families(struct admin_text *out, const json_t *doc)
+{
+	static const char *const backends[] = { "kernel", "userspace" };
+	static const char *const links[] = { "active", "programming", "waiting", "stale" };
+	size_t i, j, k, count;
+	json_t *n, *ep, *p;
+	int ret;
+
+	ret = family(out, "wireguard_endpoints", "gauge",
+		     "Endpoints of this host per network and backend.");
+	json_array_foreach (json_object_get(doc, "networks"), i, n) {
+		for (size_t b = 0; b < 2 && !ret; b++) {
+			count = 0;
+			json_array_foreach (json_object_get(n, "endpoints"), j, ep)
+				count += !strcmp(str(ep, "backend") ?: "", backends[b]);
+			ret = admin_text_printf(out, "wireguard_endpoints{");
+			if (!ret)
+				ret = net_labels(out, n);
+			if (!ret)
+				ret = label(out, false, "backend", backends[b]);
+			if (!ret)
+				ret = admin_text_printf(out, "} %zu\n", count);
+		}
+	}
+	if (!ret)
+		ret = family(out, "wireguard_peers", "gauge",
+			     "Peers of this host's endpoints per network and link state.");
+	json_array_foreach (json_object_get(doc, "networks"), i, n) {
+		for (size_t l = 0; l < 4 && !ret; l++) {
+			count = 0;
+			json_array_foreach (json_object_get(n, "endpoints"), j, ep)
+				json_array_foreach (json_object_get(ep, "peers"), k, p)
+					count += !strcmp(str(p, "link") ?: "", links[l]);
+			ret = admin_text_printf(out, "wireguard_peers{");
+			if (!ret)
+				ret = net_labels(out, n);
+			if (!ret)
+				ret = label(out, false, "link", links[l]);
+			if (!ret)
+				ret = admin_text_printf(out, "} %zu\n", count);
+		}
+	}
+	if (!ret)
+		ret = family(out, "wireguard_outside_peers", "gauge",
+			     "Outside peers (wgctl peer) added on this host per network.");
+	json_array_foreach (json_object_get(doc, "networks"), i, n) {
+		if (!ret)
+			ret = admin_text_printf(out, "wireguard_outside_peers{");
+		if (!ret)
+			ret = net_labels(out, n);
+		if (!ret)
+			ret = admin_text_printf(out, "} %zu\n",
+						json_array_size(
+							json_object_get(n, "outside_peers")));
+	}
+	return ret;
+}
+
+static int api_families(struct admin_text *out, struct wgd *d)
+{
+	struct api_stats *s = malloc(sizeof(*s));
+	const char *route;
+	uint64_t cum;
+	int ret;
+
+	if (!s)
+		return -ENOMEM;
+	api_stats_read(d, s);
+	ret = family(out, "wireguard_api_requests_total", "counter",
+		     "Calls of the engine to the driver, by route and result.");
+	for (size_t i = 0; !ret && (route = api_route_name(i)); i++) {
+		if (!s->ok[i] && !s->failed[i])
+			continue;
+		ret = admin_text_printf(
+			out,
+			"wireguard_api_requests_total{route=\"%s\",result=\"ok\"} "
+			"%llu\n"
+			"wireguard_api_requests_total{route=\"%s\",result=\"error\"} "
+			"%llu\n",
+			route, (unsigned long long)s->ok[i], route,
+			(unsigned long long)s->failed[i]);
+	}
+	if (!ret)
+		ret = family(out, "wireguard_api_request_duration_seconds", "histogram",
+			     "Time the driver took to answer the engine, by route.");
+	for (size_t i = 0; !ret && (route = api_route_name(i)); i++) {
+		if (!s->ok[i] && !s->failed[i])
+			continue;
+		cum = 0;
+		for (size_t b = 0; b < API_LATENCY_BUCKETS && !ret; b++) {
+			cum += s->buckets[i][b];
+			if (b < API_LATENCY_BUCKETS - 1)
+				ret = admin_text_printf(out,
+							"wireguard_api_request_duration_seconds_"
+							"bucket{route=\"%s\",le=\"%g\"} %llu\n",
+							route, api_latency_bounds[b],
+							(unsigned long long)cum);
+			else
+				ret = admin_text_printf(out,
+							"wireguard_api_request_duration_seconds_"
+							"bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+							route, (unsigned long long)cum);
+		}
+		if (!ret)
+			ret = admin_text_printf(
+				out,
+				"wireguard_api_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+				"wireguard_api_request_duration_seconds_count{route=\"%s\"} %llu\n",
+				route, s->seconds[i], route, (unsigned long long)cum);
+	}
+	free(s);
+	return ret;
+}
+
+static int store_families(struct admin_text *out, struct wgd *d)
+{
+	struct cluster *c;
+	size_t alive, gone;
+	bool up;
+	int ret;
+
+	wgd_lock(d);
+	c = d->cluster;
+	wgd_unlock(d);
+	if (!c)
+		return 0;
+	/* The cluster lives as long as the daemon serves. */
+	cluster_store_state(c, &up, &alive, &gone);
+	ret = family(out, "wireguard_store_up", "gauge",
+		     "1 when the cluster store's watch runs and this host holds its lease.");
+	if (!ret)
+		ret = admin_text_printf(out, "wireguard_store_up %d\n", up);
+	if (!ret)
+		ret = family(out, "wireguard_store_hosts", "gauge",
+			     "Hosts the cluster store knows, alive (their lease held) or gone.");
+	if (!ret)
+		ret = admin_text_printf(out,
+					"wireguard_store_hosts{state=\"alive\"} %zu\n"
+					"wireguard_store_hosts{state=\"gone\"} %zu\n",
+					alive, gone);
+	return ret;
+}
+
+int metrics_render(struct wgd *d, struct admin_text *out, char *err)
+{
+	json_t *doc;
+	int ret;
+
+	wgd_assert_unlocked(d);
+	ret = status_collect(d, NULL, NULL, &doc, err);
+	if (ret)
+		return ret;
+	ret = peer_family(out, doc, "wireguard_sent_bytes_total", "counter",
+			  "Bytes sent to the peer by the endpoint's link.", "tx_bytes");
+	if (!ret)
+		ret = peer_family(out, doc, "wireguard_received_bytes_total", "counter",
+				  "Bytes received from the peer by the endpoint's link.",
+				  "rx_bytes");
+	if (!ret)
+		ret = peer_family(out, doc, "wireguard_latest_handshake_seconds", "gauge",
+				  "Unix time of the latest handshake with the peer (0: none yet).",
+				  "latest_handshake");
+	if (!ret)
+		ret = network_families(out, doc);
+	if (!ret)
+		ret = api_families(out, d);
+	if (!ret)
+		ret = store_families(out, d);
+	json_decref(doc);
+	if (ret)
+		return errmsg_set(err, ret, "metrics: out of memory");
+	return 0;
+}
+
+/* ---- serving ---- */
+
+static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, char *text, size_t len)
+{
+	struct MHD_Response *resp =
+		MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result ret;
+
+	if (!resp) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
+	ret = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_len, void **ctx)
+{
+	struct metrics *m = cls;
+	struct admin_text out = { 0 };
+	char err[ERRMSG_LEN], *text;
+
+	/* The first call only announces the request. */
+	if (!*ctx) {
+		*ctx = m;
+		return MHD_YES;
+	}
+	if (*upload_len) {
+		*upload_len = 0;
+		return MHD_YES;
+	}
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return answer(c, MHD_HTTP_METHOD_NOT_ALLOWED, strdup("GET /metrics\n"), 13);
+	if (strcmp(url, "/metrics"))
+		return answer(c, MHD_HTTP_NOT_FOUND, strdup("not found: GET /metrics\n"), 24);
+	if (metrics_render(m->d, &out, err)) {
+		admin_text_free(&out);
+		log_warn("metrics: %s", err);
+		text = strdup(err);
+		return answer(c, MHD_HTTP_INTERNAL_SERVER_ERROR, text, text ? strlen(text) : 0);
+	}
+	/* Nothing secret is in it: handed over, not wiped. */
+	text = out.data ? out.data : strdup("");
+	return answer(c, MHD_HTTP_OK, text, out.len);
+}
+
+/* ADDR ("127.0.0.1:9586", "[::1]:9586") into SS. */
+static int parse_addr(const char *addr, struct sockaddr_storage *ss, char *err)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+				  .ai_socktype = SOCK_STREAM },
+			*res = NULL;
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(addr, ':'), *h = addr;
+	size_t hlen = colon ? (size_t)(colon - addr) : 0;
+
+	if (hlen >= 2 && addr[0] == '[' && addr[hlen - 1] == ']') {
+		h = addr + 1;
+		hlen -= 2;
+	}
+	if (!colon || !hlen || hlen >= sizeof(host) || !colon[1] ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) || atoi(colon + 1) < 1 ||
+	    atoi(colon + 1) > 65535)
+		goto bad;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	if (getaddrinfo(host, colon + 1, &hints, &res) || !res)
+		goto bad;
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+bad:
+	return errmsg_set(err, -EINVAL,
+			  "METRICS_ADDR \"%s\": expected an IP address and a port, such as "
+			  "127.0.0.1:9586 or [::1]:9586",
+			  QUOTE(addr, 60));
+}
+
+int metrics_start(struct wgd *d, const char *addr, struct metrics **out, char *err)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct metrics *m;
+	int ret;
+
+	*out = NULL;
+	if (!addr || !*addr)
+		return 0;
+	ret = parse_addr(addr, &ss, err);
+	if (ret)
+		return ret;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return errmsg_set(err, -ENOMEM, "out of memory");
+	m->d = d;
+	m->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+					  (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+				  0, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
+				  (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+				  (unsigned int)METRICS_CONNECTIONS_MAX,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)METRICS_TIMEOUT_S,
+				  MHD_OPTION_END);
+	if (!m->mhd) {
+		free(m);
+		return errmsg_set(err, -EADDRNOTAVAIL,
+				  "METRICS_ADDR %s: cannot listen there (in use, or not an address "
+				  "of this host)",
+				  addr);
+	}
+	log_info("metrics on http://%s/metrics", addr);
+	*out = m;
+	return 0;
+}
+
+void metrics_stop(struct metrics *m)
+{
+	if (!m)
+		return;
+	MHD_stop_daemon(m->mhd);
+	free(m);
+}
