@@ -510,9 +510,12 @@ static int parse_request(char *text, struct request *r, const struct command **c
 		return 0;
 	}
 	if ((*cmd)->takes_host) {
+		/* One word: the split above took a second one as the reference. */
+		bool more = r->ref != NULL;
+
 		r->ref = kind;
 		if (!kind || r->ref[strspn(kind, "abcdefghijklmnopqrstuvwxyz0123456789._:-")] ||
-		    strlen(kind) > 64 || strtok_r(NULL, " ", &save))
+		    strlen(kind) > 64 || more)
 			return errmsg_set(err, -EINVAL,
 					  "%s: expected one host: its ID, name or address",
 					  r->command);

@@ -111,13 +111,17 @@ static int list_wireguard_links(const char *netns, struct link_names *names)
 }
 
 /* Finds, among the wireguard links in LINK's sandbox, the one whose device has LINK's public
- * key and port, through WG (a socket opened in the sandbox); writes its name into IFNAME. */
+ * key and port, through WG (a socket opened in the sandbox); writes its name into IFNAME. When
+ * none has the key, the one link with LINK's port is it: every link's socket is in the host
+ * namespace, so no two share a port, and a link whose new key never reached it (a daemon
+ * stopped between an identity change and its programming) is still found by it. */
 static int sandbox_find_link(const struct wg_link_ref *link, struct genl_wg *wg,
 			     char ifname[IFNAMSIZ])
 {
 	struct link_names names;
 	struct wg_device dev;
-	bool match;
+	size_t by_port = 0, by_port_at = 0;
+	bool key, port;
 	int ret;
 
 	ret = list_wireguard_links(link->sandbox, &names);
@@ -125,15 +129,20 @@ static int sandbox_find_link(const struct wg_link_ref *link, struct genl_wg *wg,
 		return ret;
 	for (size_t i = 0; i < names.n; i++) {
 		ret = genl_wg_get_device(wg, names.name[i], &dev);
-		match = !ret && !sodium_memcmp(dev.public_key, link->public_key, WG_KEY_LEN) &&
-			(!link->listen_port || dev.listen_port == link->listen_port);
+		key = !ret && !sodium_memcmp(dev.public_key, link->public_key, WG_KEY_LEN);
+		port = !ret && link->listen_port && dev.listen_port == link->listen_port;
 		wgdev_clear(&dev);
-		if (match) {
+		if (key && (port || !link->listen_port)) {
 			memcpy(ifname, names.name[i], IFNAMSIZ);
 			return 0;
 		}
+		if (port && by_port++ == 0)
+			by_port_at = i;
 	}
-	return -ENODEV;
+	if (by_port != 1)
+		return -ENODEV;
+	memcpy(ifname, names.name[by_port_at], IFNAMSIZ);
+	return 0;
 }
 
 /* Runs OP on LINK: by its creation name in the host namespace, else inside its sandbox. */

@@ -3,6 +3,7 @@
 
 #include "endpoint.h"
 #include "errmsg.h"
+#include "field.h"
 #include "keystore.h"
 #include "log.h"
 #include "quote.h"
@@ -397,7 +398,7 @@ static void target_fill(struct target *t, const json_t *c, const char *netname)
 		json_string_value(json_object_get(container_network(c, netname), "EndpointID"));
 
 	snprintf(t->key, sizeof(t->key), "%s", key ? key : "");
-	if (eid && strlen(eid) == NETWORK_ID_LEN)
+	if (field_id_valid(eid))
 		memcpy(t->eid, eid, NETWORK_ID_LEN + 1);
 }
 

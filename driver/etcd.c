@@ -306,7 +306,7 @@ static int root_load(const char *text, size_t len, json_t **out, long *code, cha
 
 	*out = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!*out)
-		return bad(err, "not JSON: %s at byte %d", jerr.text, jerr.position);
+		return bad(err, "not JSON: %s at byte %d", QUOTE(jerr.text, 120), jerr.position);
 	if (!json_is_object(*out)) {
 		ret = bad(err, "expected an object, got %s", type_name(*out));
 		goto err_decref;
@@ -587,7 +587,7 @@ static int op_result_parse(const json_t *v, const char *where, struct etcd_op_re
 			return json_int64(inner, "deleted", name, false, &out->deleted, err);
 		return 0;
 	}
-	return bad(err, "%s: unexpected response \"%.40s\"", where, key);
+	return bad(err, "%s: unexpected response \"%s\"", where, QUOTE(key, 40));
 }
 
 int etcd_parse_txn(const char *text, size_t len, struct etcd_txn_result *out, char *err)

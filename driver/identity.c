@@ -50,6 +50,9 @@ static int parse_options(const json_t *options, struct options *out, char *err)
 
 int identity_check_key(const struct endpoint *ep, const char *key_ref, const char *what, char *err)
 {
+	/* A key generated for EP goes with EP: no other endpoint may use it. */
+	bool generated = !strcmp(key_ref, ep->id);
+
 	for (struct network *n = ep->net->d->networks; n; n = n->next) {
 		for (const struct endpoint *o = n->endpoints; o; o = o->next) {
 			if (o == ep || strcmp(o->key_ref, key_ref))
@@ -60,6 +63,11 @@ int identity_check_key(const struct endpoint *ep, const char *key_ref, const cha
 					"%s: key \"%s\" is in use by endpoint %.12s on this "
 					"network; a key may have one live endpoint per network",
 					what, key_ref, o->id);
+			if (generated)
+				return errmsg_set(err, -EEXIST,
+						  "%s: endpoint %.12s uses its ID as a named key "
+						  "(wg.key) on network %.12s",
+						  what, o->id, n->id);
 			if (!endpoint_key_named(o))
 				return errmsg_set(
 					err, -EEXIST,

@@ -130,6 +130,35 @@ static int build_device(struct wgd *d, const struct item *it, struct wg_device *
 	return ret;
 }
 
+/* A link that needs no serving (the kernel's) may still have the key it had before its
+ * identity changed, when the daemon stopped before that was programmed: it gets its key and
+ * peers now. */
+static int restore_key(struct wgd *d, const struct item *it)
+{
+	struct wg_link_ref ref = item_ref(it);
+	struct wg_device now = { 0 }, want = { 0 };
+	char err[ERRMSG_LEN];
+	int ret;
+
+	ret = it->backend->device_get(&ref, &now);
+	if (ret || !sodium_memcmp(now.public_key, it->public_key, WG_KEY_LEN))
+		goto out;
+	ret = build_device(d, it, &want, err);
+	if (ret) {
+		log_error("endpoint %.12s: %s", it->eid, err);
+		goto out;
+	}
+	ret = it->backend->device_set(&ref, &want);
+	if (!ret)
+		log_info("endpoint %.12s: link %s had the key of its identity before; given the "
+			 "current one",
+			 it->eid, it->ifname);
+out:
+	wgdev_clear(&now);
+	wgdev_clear(&want);
+	return ret;
+}
+
 static int restore(struct wgd *d, struct item *it)
 {
 	struct wg_link_ref ref = item_ref(it);
@@ -138,7 +167,7 @@ static int restore(struct wgd *d, struct item *it)
 	int ret;
 
 	if (!it->backend->link_restore)
-		return it->backend->link_exists(&ref) ? 0 : -ENODEV;
+		return it->backend->link_exists(&ref) ? restore_key(d, it) : -ENODEV;
 	ret = build_device(d, it, &dev, err);
 	if (ret)
 		log_error("endpoint %.12s: %s", it->eid, err);

@@ -206,13 +206,14 @@ static int endpoint_from_json(struct network *net, const json_t *j, char *err)
 	const char *links = "", *backend = NULL;
 	uint8_t priv[WG_KEY_LEN];
 	struct endpoint *ep;
-	int port = 0, joined = 0, pending = 0, ret;
-	json_int_t serve = 0;
+	int joined = 0, pending = 0, ret;
+	/* Whole: jansson's "i" would cut a larger number to an int that looks valid. */
+	json_int_t port = 0, serve = 0;
 	json_error_t jerr;
 
 	/* "ifname" is read from files that have it and ignored: the name follows from the ID. */
 	if (json_unpack_ex((json_t *)j, &jerr, JSON_STRICT,
-			   "{s:s, s?s, s?s, s:s, s:s, s:s, s:i, s:b, s?s, s?s, s?b, s?I}", "id",
+			   "{s:s, s?s, s?s, s:s, s:s, s:s, s:I, s:b, s?s, s?s, s?b, s?I}", "id",
 			   &id, "ifname", &ifname, "backend", &backend, "key", &key, "address", &a4,
 			   "address6", &a6, "listen_port", &port, "joined", &joined, "sandbox",
 			   &sandbox, "links", &links, "pending", &pending, "serve", &serve))
@@ -233,11 +234,12 @@ static int endpoint_from_json(struct network *net, const json_t *j, char *err)
 			   QUOTE(backend, 20));
 		goto err;
 	}
-	if (!keystore_ref_valid(key) || port < 0 || port > 65535 ||
-	    (*a4 && addr_parse(a4, AF_INET, &ep->addr4)) ||
+	if (!keystore_ref_valid(key) || port < 0 || port > 65535 || serve < 0 ||
+	    serve > UINT32_MAX || (*a4 && addr_parse(a4, AF_INET, &ep->addr4)) ||
 	    (*a6 && addr_parse(a6, AF_INET6, &ep->addr6)) || (!*a4 && !*a6) ||
 	    (sandbox && !field_sandbox_valid(sandbox))) {
-		errmsg_set(err, ret, "endpoint %.12s: invalid key, port, address or sandbox", id);
+		errmsg_set(err, ret, "endpoint %.12s: invalid key, port, serve, address or sandbox",
+			   id);
 		goto err;
 	}
 	strcpy(ep->key_ref, key);
@@ -323,7 +325,8 @@ static int network_from_json(struct wgd *d, json_t *root, const char *name, stru
 {
 	const char *id = NULL, *policy = "mesh", *backend = NULL, *cluster = NULL;
 	const char *pool4 = NULL, *pool6 = NULL;
-	int version = 0, mtu = 0, psk = 0, ipv6 = 0, keepalive = 0, own_ipam = 0;
+	int psk = 0, ipv6 = 0, own_ipam = 0;
+	json_int_t version = 0, mtu = 0, keepalive = 0; /* whole, checked before narrowing */
 	struct network_options opts = { 0 };
 	struct wg_allowedip a;
 	json_t *eps = NULL, *outside = NULL, *e;
@@ -334,14 +337,15 @@ static int network_from_json(struct wgd *d, json_t *root, const char *name, stru
 
 	*out = NULL;
 	if (json_unpack_ex(root, &jerr, JSON_STRICT,
-			   "{s:i, s:s, s:i, s:b, s?s, s?s, s:b, s?s, s?i, s?s, s?s, s?b, s:o, s?o}",
+			   "{s:I, s:s, s:I, s:b, s?s, s?s, s:b, s?s, s?I, s?s, s?s, s?b, s:o, s?o}",
 			   "version", &version, "id", &id, "mtu", &mtu, "psk", &psk, "policy",
 			   &policy, "backend", &backend, "ipv6", &ipv6, "net", &cluster,
 			   "keepalive", &keepalive, "pool4", &pool4, "pool6", &pool6, "ipam",
 			   &own_ipam, "endpoints", &eps, "outside", &outside))
 		return errmsg_set(err, -EBADMSG, "%s", QUOTE(jerr.text, 120));
 	if (version != STATE_VERSION)
-		return errmsg_set(err, -EBADMSG, "version %d: expected %d", version, STATE_VERSION);
+		return errmsg_set(err, -EBADMSG, "version %" JSON_INTEGER_FORMAT ": expected %d",
+				  version, STATE_VERSION);
 	/* The file is named by its ID: one that names another network is not its file. */
 	if (!field_id_valid(id) || strlen(name) != NETWORK_ID_LEN + 5 ||
 	    strncmp(name, id, NETWORK_ID_LEN))
@@ -358,9 +362,9 @@ static int network_from_json(struct wgd *d, json_t *root, const char *name, stru
 	snprintf(opts.pool6, sizeof(opts.pool6), "%s", pool6 ? pool6 : "");
 	opts.own_ipam = own_ipam;
 	opts.psk = psk;
-	if (!network_mtu_valid(mtu))
-		return errmsg_set(err, -EBADMSG, "mtu %d: expected %d to %d", mtu, NETWORK_MTU_MIN,
-				  NETWORK_MTU_MAX);
+	if (mtu < NETWORK_MTU_MIN || mtu > NETWORK_MTU_MAX || !network_mtu_valid((long)mtu))
+		return errmsg_set(err, -EBADMSG, "mtu %" JSON_INTEGER_FORMAT ": expected %d to %d",
+				  mtu, NETWORK_MTU_MIN, NETWORK_MTU_MAX);
 	opts.mtu = (uint32_t)mtu;
 	if (network_policy_parse(policy, &opts.policy))
 		return errmsg_set(err, -EBADMSG, "policy \"%s\": expected mesh or links",
@@ -371,7 +375,8 @@ static int network_from_json(struct wgd *d, json_t *root, const char *name, stru
 	if (cluster)
 		snprintf(opts.cluster, sizeof(opts.cluster), "%s", cluster);
 	if (keepalive < 0 || keepalive > NETWORK_KEEPALIVE_MAX)
-		return errmsg_set(err, -EBADMSG, "keepalive %d: expected 0 to %d", keepalive,
+		return errmsg_set(err, -EBADMSG,
+				  "keepalive %" JSON_INTEGER_FORMAT ": expected 0 to %d", keepalive,
 				  NETWORK_KEEPALIVE_MAX);
 	opts.keepalive = (uint16_t)keepalive;
 	if (backend && !(opts.backend = backends_find(&d->backends, backend)))
