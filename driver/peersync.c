@@ -361,9 +361,11 @@ static void batch_log(const struct endpoint *ep, const struct batch *b)
 	line[0] = '\0';
 	for (size_t i = 0; i < b->set.n_peers && n < LOG_PEERS_MAX; i++, n++) {
 		o = peer_with_key(ep, b->set.peers[i].public_key);
-		w = o ? snprintf(line + len, sizeof(line) - len, "%s%s %s", n ? ", " : "",
-				 o->key_ref, endpoint_name(o, name))
-		      : 0;
+		w = !o		 ? 0
+		    : o->outside ? snprintf(line + len, sizeof(line) - len, "%s%s (outside peer)",
+					    n ? ", " : "", o->key_ref)
+				 : snprintf(line + len, sizeof(line) - len, "%s%s %s",
+					    n ? ", " : "", o->key_ref, endpoint_name(o, name));
 		len += w > 0 && (size_t)w < sizeof(line) - len ? (size_t)w : 0;
 	}
 	for (size_t i = 0; i < b->n_remove && n < LOG_PEERS_MAX; i++, n++) {
