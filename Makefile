@@ -16,6 +16,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 PLUGIN_NAME ?= wireguard
 PLUGIN_TAG ?= latest
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 SANITIZE ?= 0
 V ?= 0
 
@@ -63,6 +64,17 @@ $(B)/obj/%.o: %.c
 
 $(B)/libwgdriver.a: $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The version reaches main.o alone, through a file rewritten only when VERSION changes: a build
+# with another VERSION recompiles one object.
+$(B)/version: FORCE
+	@mkdir -p $(dir $@)
+	$(Q)[ "$$(cat $@ 2>/dev/null)" = '$(VERSION)' ] || echo '$(VERSION)' >$@
+
+FORCE:
+
+$(B)/obj/driver/main.o: $(B)/version
+$(B)/obj/driver/main.o: CFLAGS += -DWGD_VERSION='"$(VERSION)"'
 
 $(B)/wireguard-driver: $(B)/obj/driver/main.o $(B)/libwgdriver.a
 	@$(if $(Q),echo "  LD      $@")
@@ -160,7 +172,7 @@ style:
 clean:
 	rm -rf build
 
-.PHONY: all unit unit-build deps test test-api test-docker test-kernel test-faults plugin install install-bin demo bench style clean
+.PHONY: all unit unit-build deps test test-api test-docker test-kernel test-faults plugin install install-bin demo bench style clean FORCE
 
 .PHONY: fuzz fuzz-build fuzz-corpus fuzz-smoke
 
