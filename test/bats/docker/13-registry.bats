@@ -15,6 +15,8 @@ REG_PORTS=47100-47199
 registry_start()
 {
 	local dir=$1 i
+	command -v docker-registry >/dev/null ||
+		{ echo "no docker-registry: run scripts/install-deps.sh" >&2; return 1; }
 	mkdir -p "$dir/data"
 	cat >"$dir/config.yml" <<-EOF
 		version: 0.1
