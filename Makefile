@@ -4,6 +4,7 @@
 #   make test            every suite (installs what the tests need with apt first)
 #   make plugin          build/plugin/ (config.json + rootfs/), no registry needed
 #   make install         create and enable the managed plugin on $DOCKER_HOST
+#   make push REGISTRY=HOST:PORT   push the plugin to a registry, as HOST:PORT/wireguard:latest
 #   make demo            two containers pinging over WireGuard, then clean up
 #   make bench           start-time and throughput ratios (not pass/fail)
 #   make SANITIZE=1 ...  AddressSanitizer + UndefinedBehaviorSanitizer build in build/asan/
@@ -16,6 +17,9 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 PLUGIN_NAME ?= wireguard
 PLUGIN_TAG ?= latest
+PLUGIN_DIR ?= build/plugin
+REGISTRY ?=
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 SANITIZE ?= 0
 V ?= 0
 
@@ -64,6 +68,17 @@ $(B)/obj/%.o: %.c
 $(B)/libwgdriver.a: $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# The version reaches main.o alone, through a file rewritten only when VERSION changes: a build
+# with another VERSION recompiles one object.
+$(B)/version: FORCE
+	@mkdir -p $(dir $@)
+	$(Q)[ "$$(cat $@ 2>/dev/null)" = '$(VERSION)' ] || echo '$(VERSION)' >$@
+
+FORCE:
+
+$(B)/obj/driver/main.o: $(B)/version
+$(B)/obj/driver/main.o: CFLAGS += -DWGD_VERSION='"$(VERSION)"'
+
 $(B)/wireguard-driver: $(B)/obj/driver/main.o $(B)/libwgdriver.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -105,10 +120,21 @@ test-faults: deps
 	$(Q)test/run-all faults
 
 plugin: all
-	$(Q)scripts/mkplugin.sh $(B) build/plugin
+	$(Q)scripts/mkplugin.sh $(B) $(PLUGIN_DIR)
 
 install: plugin
-	$(Q)scripts/install-plugin.sh build/plugin $(PLUGIN_NAME):$(PLUGIN_TAG)
+	$(Q)scripts/install-plugin.sh $(PLUGIN_DIR) $(PLUGIN_NAME):$(PLUGIN_TAG)
+
+# Checked before anything is built: a push without a registry is a mistake, not a default.
+ifneq ($(filter push,$(MAKECMDGOALS)),)
+ifeq ($(REGISTRY),)
+$(error make push needs REGISTRY=HOST[:PORT]; it pushes REGISTRY/$(PLUGIN_NAME):$(PLUGIN_TAG), \
+	e.g. make push REGISTRY=127.0.0.1:5000)
+endif
+endif
+
+push: plugin
+	$(Q)scripts/push-plugin.sh $(PLUGIN_DIR) $(REGISTRY)/$(PLUGIN_NAME):$(PLUGIN_TAG)
 
 install-bin: all
 	install -D -m 0755 $(B)/wireguard-driver $(DESTDIR)$(PREFIX)/sbin/wireguard-driver
@@ -162,7 +188,7 @@ style:
 clean:
 	rm -rf build
 
-.PHONY: all unit unit-build deps test test-api test-docker test-kernel test-faults plugin install install-bin demo bench style clean
+.PHONY: all unit unit-build deps test test-api test-docker test-kernel test-faults plugin install push install-bin demo bench style clean FORCE
 
 .PHONY: fuzz fuzz-build fuzz-corpus fuzz-smoke
 

@@ -36,6 +36,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The build's version (make VERSION=..., git describe by default); the log's first line says it,
+ * so that an operator sees which build runs after an upgrade. */
+#ifndef WGD_VERSION
+#define WGD_VERSION "unknown"
+#endif
+
 struct config {
 	const char *socket;
 	const char *state_dir;
@@ -64,7 +70,7 @@ static void usage(FILE *f)
 		"[--wireguard-go PATH]\n"
 		"                        [--engine-socket PATH] [--admin-socket PATH]\n"
 		"                        [--state-parent DIR] [--exec-root DIR] [--ports LOW-HIGH]\n"
-		"                        [--metrics-addr ADDR:PORT]\n"
+		"                        [--metrics-addr ADDR:PORT] [--version]\n"
 		"Environment: WG_BACKEND, LOG_LEVEL, WG_PORTS and METRICS_ADDR (the flags take "
 		"precedence).\n"
 		"--state-parent and --exec-root are for the managed plugin only: they bind "
@@ -90,6 +96,7 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		{ "etcd-mount", required_argument, NULL, 'M' },
 		{ "metrics-addr", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	int c;
@@ -110,6 +117,7 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		case 'M': cfg->etcd_mount = optarg; break;
 		case 'm': cfg->metrics_addr = optarg; break;
 		case 'h': usage(stdout); exit(0);
+		case 'V': printf("wireguard-driver %s\n", WGD_VERSION); exit(0);
 		default: return -EINVAL;
 		}
 	}
@@ -265,6 +273,7 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	log_set_level(level);
+	log_info("wireguard-driver %s", WGD_VERSION);
 	if (cfg.backend && *cfg.backend && kmod_parse_mode(cfg.backend, &mode)) {
 		log_error("backend \"%s\": expected auto, kernel or userspace",
 			  QUOTE(cfg.backend, 40));

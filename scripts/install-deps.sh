@@ -5,7 +5,9 @@ set -eu
 pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libmnl-dev libsodium-dev
       wireguard-go wireguard-tools iproute2 bats busybox-static docker.io iperf3 tcpdump
       clang-format qemu-system-x86 cpio kmod curl jq docker-compose parallel
-      etcd-server etcd-client libcurl4-openssl-dev openssl prometheus
+      etcd-server etcd-client libcurl4-openssl-dev openssl
+      prometheus      # the Docker suite scrapes the plugin's metrics with it
+      docker-registry # the Docker suite installs the plugin from a registry it runs on 127.0.0.1
       clang libclang-rt-14-dev) # make fuzz: clang 14 and its libFuzzer (libclang_rt.fuzzer-x86_64.a)
 missing=()
 for p in "${pkgs[@]}"; do
@@ -20,3 +22,14 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q --no-install-recommends "${missing[@]}"
+# etcd, Prometheus and the registry are run by the tests as processes of their own, on their own
+# ports: the services their packages enable at install are not left running on a systemd host.
+if [ -d /run/systemd/system ]; then
+	for p in "${missing[@]}"; do
+		case $p in
+		etcd-server) systemctl disable --now etcd 2>/dev/null || true ;;
+		prometheus) systemctl disable --now prometheus 2>/dev/null || true ;;
+		docker-registry) systemctl disable --now docker-registry 2>/dev/null || true ;;
+		esac
+	done
+fi

@@ -5,7 +5,7 @@
 # The containers of a file live across its tests; the file's teardown removes everything.
 
 # shellcheck source=../docker/helpers.bash
-source "$BATS_TEST_DIRNAME/../docker/helpers.bash"
+source "$(dirname "${BASH_SOURCE[0]}")/../docker/helpers.bash"
 
 # The settings docker_setup_file installs the plugin with, for a reinstall (an upgrade).
 fault_settings() { echo "state.source=$WGT_DIR exec-root.source=$WGT_ENGINE/exec LOG_LEVEL=debug"; }

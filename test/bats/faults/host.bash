@@ -6,7 +6,7 @@
 # for the plugin: no state directory, no exec-root/netns.
 
 # shellcheck source=docker.bash
-source "$BATS_TEST_DIRNAME/docker.bash"
+source "$(dirname "${BASH_SOURCE[0]}")/docker.bash"
 
 # host_setup_file [daemon.json]: starts the host (optionally with that engine configuration).
 host_setup_file()
