@@ -83,3 +83,7 @@ all_pairs()
 	tcpdump -r "$pcap" -n -x "src $(cluster_host_addr 2) and dst $(cluster_host_addr 1)" 2>/dev/null |
 		grep -q '0x0010:.* 0400 0000'
 }
+
+@test "nothing is left once the containers go: links, wireguard-go, records, addresses" {
+	nothing_left
+}

@@ -59,3 +59,7 @@ cip() { ip_on "$1" "$2" "$3_prod"; }
 	grep -q " h1 $(cluster_host_addr 1) alive 2 endpoint(s) (this host)" <<<"$out"
 	grep -q " h3 $(cluster_host_addr 3) alive 1 endpoint(s)" <<<"$out"
 }
+
+@test "nothing is left once the containers go: links, wireguard-go, records, addresses" {
+	nothing_left
+}

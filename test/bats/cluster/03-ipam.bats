@@ -68,3 +68,7 @@ teardown() { cluster_teardown; }
 	wait_until 10 eval '[ -z "$(store_keys nets/prod/eps/)" ]'
 	for i in 1 2 3; do [ -z "$(host_wg_links "$i")" ]; done
 }
+
+@test "nothing is left once the containers go: links, wireguard-go, records, addresses" {
+	nothing_left
+}

@@ -75,3 +75,7 @@ forgot() { ! wgctl_on "$1" show --json out "$(eid_on "$1" "x$1")" | grep -qF "$2
 	done
 	! ip netns exec "$LAP" busybox ping -c 1 -W 2 "$(ip_on 2 x2 out)"
 }
+
+@test "nothing is left once the containers go: links, wireguard-go, records, addresses" {
+	nothing_left
+}

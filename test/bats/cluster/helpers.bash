@@ -164,3 +164,39 @@ host_wg_links()
 	tag=$(cluster_tag "$CLUSTER_DIR")
 	ip -n "${tag}h$1" -o link | awk -F': ' '$2 ~ /^wg-/ { print $2 }'
 }
+
+# no_wg_links I: host I has no wg-* link.
+no_wg_links() { [ -z "$(host_wg_links "$1")" ]; }
+
+# no_wggo I: no wireguard-go of host I's plugin runs (they run in its cgroup).
+no_wggo()
+{
+	local id f p
+	id=$(plugin_id_on "$1")
+	for f in $(grep -l "$id" /proc/[0-9]*/cgroup 2>/dev/null); do
+		p=${f#/proc/}
+		p=${p%/cgroup}
+		[[ $(readlink "/proc/$p/exe" 2>/dev/null) == */wireguard-go ]] && return 1
+	done
+	return 0
+}
+
+# no_records PREFIX: etcd holds no key under /wgnet/v1/PREFIX whose path matches REGEX.
+no_records() { ! store_keys "$1" | grep -qE "$2"; }
+
+# nothing_left: every container of every host removed, then nothing of them stays: no wg-*
+# link, no wireguard-go, no endpoint record and no address held in the store.
+nothing_left()
+{
+	local i
+	for ((i = 1; i <= HOSTS; i++)); do
+		on "$i" docker ps -aq | xargs -r env DOCKER_HOST="unix://$CLUSTER_DIR/h$i/docker.sock" \
+			docker rm -f >/dev/null
+	done
+	for ((i = 1; i <= HOSTS; i++)); do
+		wait_until 10 no_wg_links "$i" || { echo "host $i: links left: $(host_wg_links "$i")" >&2; return 1; }
+		wait_until 10 no_wggo "$i" || { echo "host $i: wireguard-go left" >&2; return 1; }
+	done
+	wait_until 15 no_records nets/ '/eps/' || { store_keys nets/ >&2; return 1; }
+	wait_until 15 no_records ipam/ '.' || { store_keys ipam/ >&2; return 1; }
+}
