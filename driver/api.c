@@ -236,7 +236,7 @@ static json_t *handle_create_endpoint(struct wgd *d, const json_t *req, char *er
 		if (net && net->opts.cluster[0])
 			c = d->cluster;
 		wgd_unlock(d);
-		if (c && cluster_key_claim(c, key, err))
+		if (c && cluster_key_claim(c, key, "Options.wg.key", err))
 			return NULL;
 	}
 	wgd_lock(d);

@@ -1222,7 +1222,7 @@ int cluster_network_check(struct cluster *c, const struct network_options *opts,
 	return ret;
 }
 
-int cluster_key_claim(struct cluster *c, const char *ref, char *err)
+int cluster_key_claim(struct cluster *c, const char *ref, const char *what, char *err)
 {
 	json_t *j = json_pack("{s:s, s:s}", "host", c->id, "name", c->name), *now = NULL;
 	const char *holder;
@@ -1241,17 +1241,17 @@ int cluster_key_claim(struct cluster *c, const char *ref, char *err)
 		} else {
 			ret = errmsg_set(
 				err, -EEXIST,
-				"Options.wg.key: the private key of \"%s\" is on host %s "
+				"%s: the private key of \"%s\" is on host %s "
 				"(%s): a key never leaves its host. To move it: wgctl export "
 				"%s > %s.key there, wgctl delete %s there, then wgctl import "
 				"%s < %s.key here",
-				ref, holder ? QUOTE(holder, 20) : "?",
+				what, ref, holder ? QUOTE(holder, 20) : "?",
 				now && record_str(now, "name") ? QUOTE(record_str(now, "name"), 64)
 							       : "?",
 				ref, ref, ref, ref, ref);
 		}
 	} else if (ret) {
-		errmsg_set(err, ret, "Options.wg.key: the cluster store: %s", msg);
+		errmsg_set(err, ret, "%s: the cluster store: %s", what, msg);
 	}
 	json_decref(now);
 	return ret;

@@ -82,8 +82,9 @@ void cluster_psk_wanted(struct cluster *c, const struct endpoint *self,
 			const struct endpoint *other);
 
 /* Without the lock, bounded: identity REF is to be used on this host: claims it for this host,
- * or -EEXIST with a message that says which host holds it and how to move it. */
-int cluster_key_claim(struct cluster *c, const char *ref, char *err);
+ * or -EEXIST with a message (starting with WHAT) that says which host holds it and how to move
+ * it. */
+int cluster_key_claim(struct cluster *c, const char *ref, const char *what, char *err);
 /* Without the lock, bounded: identity REF was deleted here; another host may claim it. */
 int cluster_key_release(struct cluster *c, const char *ref, char *err);
 /* With or without the lock: the same, in the background. */

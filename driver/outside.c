@@ -328,7 +328,7 @@ int outside_add(struct wgd *d, const struct outside_request *r, struct admin_tex
 		goto fail;
 	/* Another host may hold the identity: the store is asked without the lock. */
 	if (t.cluster) {
-		ret = cluster_key_claim(d->cluster, r->name, err);
+		ret = cluster_key_claim(d->cluster, r->name, "peer add", err);
 		if (ret)
 			goto fail;
 		claimed = true;
