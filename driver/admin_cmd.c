@@ -15,6 +15,7 @@
 #include "wgd.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -118,17 +119,27 @@ static int print_public(struct admin_text *out, const uint8_t priv[KEYSTORE_KEY_
 	return admin_text_printf(out, "%s\n", b64);
 }
 
-/* The live endpoint that uses the key, as its identity or through a link's named PSK. */
+static bool uses_key(const struct endpoint *ep, enum key_kind kind, const char *ref)
+{
+	if (kind == KIND_IDENTITY)
+		return !strcmp(ep->key_ref, ref);
+	for (size_t i = 0; i < ep->links.n; i++)
+		if (!strcmp(ep->links.v[i].psk, ref))
+			return true;
+	return false;
+}
+
+/* The live endpoint or outside peer that uses the key, as its identity or through a link's named
+ * PSK. */
 static const struct endpoint *key_user(const struct wgd *d, enum key_kind kind, const char *ref)
 {
 	for (struct network *n = d->networks; n; n = n->next) {
-		for (const struct endpoint *ep = n->endpoints; ep; ep = ep->next) {
-			if (kind == KIND_IDENTITY && !strcmp(ep->key_ref, ref))
+		for (const struct endpoint *ep = n->endpoints; ep; ep = ep->next)
+			if (uses_key(ep, kind, ref))
 				return ep;
-			for (size_t i = 0; kind == KIND_PSK && i < ep->links.n; i++)
-				if (!strcmp(ep->links.v[i].psk, ref))
-					return ep;
-		}
+		for (const struct endpoint *o = n->outside; o; o = o->next)
+			if (uses_key(o, kind, ref))
+				return o;
 	}
 	return NULL;
 }
@@ -306,6 +317,12 @@ static int cmd_delete(const struct request *r, struct admin_text *out, char *err
 	const struct endpoint *user = key_user(r->d, r->kind, r->ref);
 	int ret;
 
+	if (user && user->outside)
+		return errmsg_set(
+			err, -EBUSY,
+			"%s %s is in use by outside peer %s on network %.12s (wgctl peer rm "
+			"%s)",
+			kind_name(r->kind), r->ref, user->key_ref, user->net->id, user->key_ref);
 	if (user)
 		return errmsg_set(err, -EBUSY, "%s %s is in use by endpoint %.12s on network %.12s",
 				  kind_name(r->kind), r->ref, user->id, user->net->id);

@@ -171,7 +171,7 @@ snapshot() { { wgctl peer list; ls "$STATE/keys/identity"; } | sort; }
 	assert_eq "$(jq -r .Address <<<"$out")" 10.77.70.2/24 "the peer's address, given back"
 }
 
-@test "a network with an outside peer is not deleted; an endpoint cannot take its address or name" {
+@test "a network with an outside peer is not deleted; an endpoint cannot take its address or name; its key is not deleted" {
 	local E out
 	wgctl peer add keep --network "$INET" --address 10.77.70.210 --endpoint "$VIA" >/dev/null
 	out=$(api DeleteNetwork "{\"NetworkID\":\"$INET\"}")
@@ -181,6 +181,8 @@ snapshot() { { wgctl peer list; ls "$STATE/keys/identity"; } | sort; }
 	[[ $(jq -r .Err <<<"$out") == *"address 10.77.70.210/24 is used by outside peer keep"* ]]
 	out=$(api CreateEndpoint "$(ep_json "$INET" "$E" 10.77.70.211/24 '' "$(opts '{"wg.key":"keep"}')")")
 	[[ $(jq -r .Err <<<"$out") == *'"keep" is the identity of an outside peer'* ]]
+	run wgctl delete keep
+	[[ $output == *"identity keep is in use by outside peer keep"* ]]
 	wgctl peer rm keep
 	api_ok DeleteNetwork "{\"NetworkID\":\"$INET\"}" >/dev/null
 }
