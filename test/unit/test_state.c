@@ -150,6 +150,76 @@ UNIT_TEST(settings_the_api_refuses_are_refused)
 	test_daemon_destroy(&td);
 }
 
+/* jansson's "i" cut 4294968716 to 1420: numbers are read whole and checked before they are
+ * narrowed (found by fuzzing, test/fuzz/corpus/fuzz_state/regress-integer-cut-to-int). */
+UNIT_TEST(numbers_too_large_for_their_field_are_refused_not_cut)
+{
+	char err[ERRMSG_LEN];
+
+	start();
+	CHECK_EQ_INT(load_only(NID_BAD ".json", NETWORK_WITH(NID_BAD, "4294968716", "")), 0);
+	CHECK_EQ_INT(state_network_error(&td.d, NID_BAD, err), -EIO);
+	CHECK_STR_CONTAINS(err, "mtu 4294968716: expected 1280 to 65455");
+	CHECK_EQ_INT(load_only(NID_BAD ".json",
+			       NETWORK_WITH(NID_BAD, "1420",
+					    "{\"id\":\"" EID_A "\",\"key\":\"" EID_A "\","
+					    "\"address\":\"10.7.0.2/24\",\"address6\":\"\","
+					    "\"listen_port\":4294971296,\"joined\":true}")),
+		     0);
+	CHECK_EQ_INT(state_network_error(&td.d, NID_BAD, err), -EIO);
+	CHECK_STR_CONTAINS(err, "invalid key, port, serve");
+	CHECK_EQ_INT(load_only(NID_BAD ".json",
+			       NETWORK_WITH(NID_BAD, "1420",
+					    ENDPOINT(EID_A, ",\"serve\":4294967296"))),
+		     0);
+	test_daemon_destroy(&td);
+}
+
+/* A network's pools and its outside peers go to its file and come back as they were; an outside
+ * peer that lies (a key that is none, an address of no family) takes its network down. */
+UNIT_TEST(pools_and_outside_peers_survive_a_restart)
+{
+	struct network_options opts = { .mtu = 1420, .psk = true, .own_ipam = true };
+	struct endpoint *o;
+	struct network *net;
+	char err[ERRMSG_LEN];
+
+	start();
+	snprintf(opts.pool4, sizeof(opts.pool4), "10.9.0.0/24");
+	wgd_lock(&td.d);
+	CHECK_EQ_INT(network_create(&td.d, NID_GOOD, &opts, false, err), 0);
+	net = network_find(&td.d, NID_GOOD);
+	o = outside_new(err);
+	CHECK(o != NULL);
+	o->net = net;
+	strcpy(o->key_ref, "laptop");
+	memset(o->public_key, 7, WG_KEY_LEN);
+	CHECK_EQ_INT(addr_parse("10.9.0.200/24", AF_INET, &o->addr4), 0);
+	strcpy(o->outside->via, "vpn.example.org");
+	o->outside->ipam = true;
+	net->outside = o;
+	CHECK_EQ_INT(state_save(net, err), 0);
+	wgd_unlock(&td.d);
+	test_daemon_restart(&td);
+	CHECK_EQ_INT(load(), 1);
+	net = network_find(&td.d, NID_GOOD);
+	CHECK(net && !strcmp(net->opts.pool4, "10.9.0.0/24") && net->opts.own_ipam);
+	o = net ? net->outside : NULL;
+	CHECK(o && !strcmp(o->key_ref, "laptop") && o->joined && o->outside->ipam &&
+	      !o->outside->key_made && !strcmp(o->outside->via, "vpn.example.org") &&
+	      o->public_key[31] == 7 && o->addr4.family == AF_INET && !o->next);
+	CHECK_EQ_INT(load_only(NID_BAD ".json",
+			       "{\"version\":1,\"id\":\"" NID_BAD "\",\"mtu\":1420,\"psk\":true,"
+			       "\"ipv6\":false,\"endpoints\":[],\"outside\":[{\"id\":\"" EID_B
+			       "\",\"name\":\"x\",\"pub\":\"notakey\",\"address\":\"10.9.0.9/24\","
+			       "\"address6\":\"\",\"links\":\"\",\"via\":\"\",\"key_made\":false,"
+			       "\"ipam\":false}]}"),
+		     1); /* NID_GOOD's file only */
+	CHECK_EQ_INT(state_network_error(&td.d, NID_BAD, err), -EIO);
+	CHECK_STR_CONTAINS(err, "outside peer x: invalid key, address or via");
+	test_daemon_destroy(&td);
+}
+
 /* A file that names a link such as eth0: the name follows from the endpoint's ID, so nothing a
  * file says makes the daemon touch (or, at start, delete) another link. */
 UNIT_TEST(the_link_name_comes_from_the_id_not_the_file)
@@ -208,5 +278,7 @@ UNIT_TEST(the_state_directory_must_be_ours_alone)
 UNIT_MAIN("state", UNIT_CASE(an_unreadable_file_is_named_and_the_others_load),
 	  UNIT_CASE(a_file_that_names_another_network_or_a_path_is_refused),
 	  UNIT_CASE(settings_the_api_refuses_are_refused),
+	  UNIT_CASE(numbers_too_large_for_their_field_are_refused_not_cut),
+	  UNIT_CASE(pools_and_outside_peers_survive_a_restart),
 	  UNIT_CASE(the_link_name_comes_from_the_id_not_the_file),
 	  UNIT_CASE(the_state_directory_must_be_ours_alone))
