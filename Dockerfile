@@ -10,21 +10,26 @@
 FROM debian:12 AS build
 RUN apt-get update && \
     apt-get install -y --no-install-recommends build-essential pkg-config \
-	libmicrohttpd-dev libjansson-dev libmnl-dev libsodium-dev && \
+	libmicrohttpd-dev libjansson-dev libmnl-dev libsodium-dev libcurl4-openssl-dev && \
     rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
 COPY driver/ driver/
 COPY keystore/ keystore/
 COPY kmod/ kmod/
-RUN make -j"$(nproc)" && strip build/wireguard-driver
+# No .git here: the build names itself by VERSION (docker build --build-arg VERSION=...).
+ARG VERSION=unknown
+RUN make -j"$(nproc)" VERSION="$VERSION" build/wireguard-driver && strip build/wireguard-driver
 
 FROM debian:12-slim
 RUN apt-get update && \
     apt-get install -y --no-install-recommends libmicrohttpd12 libjansson4 libmnl0 \
-	libsodium23 wireguard-go && \
+	libsodium23 libcurl4 wireguard-go && \
     rm -rf /var/lib/apt/lists/* && \
-    mkdir -p -m 0700 /var/lib/docker-wireguard && mkdir -p /run/wireguard
+    mkdir -p -m 0700 /var/lib/docker-wireguard && mkdir -p /run/wireguard && \
+    mkdir -p /run/docker/netns /run/etcd-files /host/state /host/exec-root /host/etcd
+# The mount points above are those of scripts/mkplugin.sh (driver/hostmounts.h): the plugin's
+# mounts land on /host/*, and the daemon binds what it uses of them where it uses it.
 COPY --from=build /src/build/wireguard-driver /usr/sbin/wireguard-driver
 ENTRYPOINT ["/usr/sbin/wireguard-driver", "--socket", "/run/docker/plugins/wireguard.sock", \
 	    "--state-dir", "/var/lib/docker-wireguard"]
