@@ -4,7 +4,7 @@
 set -eu
 pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libmnl-dev libsodium-dev
       wireguard-go wireguard-tools iproute2 bats busybox-static docker.io iperf3 tcpdump
-      clang-format qemu-system-x86 cpio kmod curl jq docker-compose parallel
+      clang-format qemu-system-x86 cpio kmod curl jq docker-compose parallel python3 iptables
       etcd-server etcd-client libcurl4-openssl-dev openssl
       prometheus      # the Docker suite scrapes the plugin's metrics with it
       docker-registry # the Docker suite installs the plugin from a registry it runs on 127.0.0.1
