@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "monitor.h"
 
+#include "backend.h"
+#include "endpoint.h"
 #include "errmsg.h"
 #include "log.h"
-#include "status.h"
+#include "peers.h"
+#include "wgd.h"
 
 #include <errno.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdbool.h>
@@ -70,43 +72,141 @@ static int seen_add(struct seen *s, uint64_t h)
 	return 0;
 }
 
+/* A link to read, copied out of the model. */
+struct link_view {
+	const struct backend_ops *backend;
+	char ifname[IFNAMSIZ];
+	char *sandbox;
+	uint8_t public_key[WG_KEY_LEN];
+	uint16_t listen_port;
+	char eid[NETWORK_ID_LEN + 1];
+	char name[ENDPOINT_NAME_LEN]; /* "1a2b3c4d5e6f (web)" */
+	const struct network *net;    /* compared, never followed outside the lock */
+};
+
+/* Who a public key is on a network: "db (db)", "laptop (outside peer)". */
+struct who {
+	const struct network *net;
+	uint8_t public_key[WG_KEY_LEN];
+	char text[KEYSTORE_REF_MAX + ENDPOINT_CONTAINER_MAX + 20];
+};
+
+struct view {
+	struct link_view *links;
+	size_t n_links;
+	struct who *who;
+	size_t n_who;
+};
+
+static void view_free(struct view *v)
+{
+	for (size_t i = 0; i < v->n_links; i++)
+		free(v->links[i].sandbox);
+	free(v->links);
+	free(v->who);
+	memset(v, 0, sizeof(*v));
+}
+
+/* Copies what a look needs out of the model, under the lock: one entry per joined link and per
+ * candidate peer, nothing per pair, so that a host full of links holds the lock briefly. */
+static int view_take(struct wgd *d, struct view *v)
+{
+	size_t n_links = 0, n_who = 0;
+	int ret = 0;
+
+	wgd_lock(d);
+	for (const struct network *n = d->networks; n; n = n->next)
+		for (const struct endpoint *o = peers_first(n); o; o = peers_next(n, o)) {
+			n_who++;
+			n_links += !o->host && !o->outside && o->joined;
+		}
+	v->links = n_links ? calloc(n_links, sizeof(*v->links)) : NULL;
+	v->who = n_who ? calloc(n_who, sizeof(*v->who)) : NULL;
+	if ((n_links && !v->links) || (n_who && !v->who)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (const struct network *n = d->networks; n && !ret; n = n->next) {
+		for (const struct endpoint *o = peers_first(n); o; o = peers_next(n, o)) {
+			struct who *w = &v->who[v->n_who++];
+
+			w->net = n;
+			memcpy(w->public_key, o->public_key, WG_KEY_LEN);
+			snprintf(w->text, sizeof(w->text), "%s%s%s%s", o->key_ref,
+				 o->outside	   ? " (outside peer"
+				 : o->container[0] ? " ("
+						   : "",
+				 o->outside ? "" : o->container,
+				 o->outside || o->container[0] ? ")" : "");
+			if (o->host || o->outside || !o->joined)
+				continue;
+			struct link_view *l = &v->links[v->n_links++];
+
+			l->backend = o->backend;
+			memcpy(l->ifname, o->ifname, IFNAMSIZ);
+			if (o->sandbox && !(l->sandbox = strdup(o->sandbox))) {
+				ret = -ENOMEM;
+				break;
+			}
+			memcpy(l->public_key, o->public_key, WG_KEY_LEN);
+			l->listen_port = o->listen_port;
+			memcpy(l->eid, o->id, sizeof(l->eid));
+			endpoint_name(o, l->name);
+			l->net = n;
+		}
+	}
+out:
+	wgd_unlock(d);
+	return ret;
+}
+
+static const char *who_is(const struct view *v, const struct network *net,
+			  const uint8_t public_key[WG_KEY_LEN])
+{
+	for (size_t i = 0; i < v->n_who; i++)
+		if (v->who[i].net == net && !memcmp(v->who[i].public_key, public_key, WG_KEY_LEN))
+			return v->who[i].text;
+	return "(no longer known)";
+}
+
 /* One look at every link: the peers whose first handshake it is are logged (not on the first
  * look, which only learns what is there). */
 static void look(struct monitor *m, bool first)
 {
 	struct seen now = { 0 };
-	char err[ERRMSG_LEN];
-	size_t i, j, k;
-	json_t *doc, *n, *ep, *p;
+	struct view v = { 0 };
+	char pub[sodium_base64_ENCODED_LEN(WG_KEY_LEN, sodium_base64_VARIANT_ORIGINAL)];
 
-	if (status_collect(m->d, NULL, NULL, &doc, err))
-		return;
-	json_array_foreach (json_object_get(doc, "networks"), i, n) {
-		json_array_foreach (json_object_get(n, "endpoints"), j, ep) {
-			const char *eid = json_string_value(json_object_get(ep, "id"));
-			const char *ctr = json_string_value(json_object_get(ep, "container"));
+	if (view_take(m->d, &v))
+		goto out;
+	for (size_t i = 0; i < v.n_links; i++) {
+		const struct link_view *l = &v.links[i];
+		struct wg_link_ref ref = { .ifname = l->ifname,
+					   .sandbox = l->sandbox,
+					   .public_key = l->public_key,
+					   .listen_port = l->listen_port };
+		struct wg_device dev = { 0 };
 
-			json_array_foreach (json_object_get(ep, "peers"), k, p) {
-				const char *pub =
-					json_string_value(json_object_get(p, "public_key"));
-				const char *who = json_string_value(json_object_get(p, "identity"));
-				const char *pc = json_string_value(json_object_get(p, "container"));
-				uint64_t h;
+		if (l->backend->device_get(&ref, &dev))
+			continue;
+		for (size_t k = 0; k < dev.n_peers; k++) {
+			const struct wg_peer *p = &dev.peers[k];
+			uint64_t h;
 
-				if (!eid || !pub ||
-				    json_integer_value(json_object_get(p, "latest_handshake")) <= 0)
-					continue;
-				h = pair_hash(m, eid, pub);
-				if (seen_add(&now, h))
-					goto out;
-				if (first || seen_has(&m->seen, h))
-					continue;
-				log_info("endpoint %.12s%s%s%s: first handshake with peer %s%s%s%s",
-					 eid, ctr ? " (" : "", ctr ? ctr : "", ctr ? ")" : "",
-					 who ? who : pub, pc ? " (" : "", pc ? pc : "",
-					 pc ? ")" : "");
+			if (p->last_handshake_sec <= 0)
+				continue;
+			sodium_bin2base64(pub, sizeof(pub), p->public_key, WG_KEY_LEN,
+					  sodium_base64_VARIANT_ORIGINAL);
+			h = pair_hash(m, l->eid, pub);
+			if (seen_add(&now, h)) {
+				wgdev_clear(&dev);
+				goto out;
 			}
+			if (!first && !seen_has(&m->seen, h))
+				log_info("endpoint %s: first handshake with peer %s", l->name,
+					 who_is(&v, l->net, p->public_key));
 		}
+		wgdev_clear(&dev);
 	}
 	qsort(now.v, now.n, sizeof(*now.v), cmp_u64);
 	free(m->seen.v);
@@ -114,7 +214,7 @@ static void look(struct monitor *m, bool first)
 	now.v = NULL;
 out:
 	free(now.v);
-	json_decref(doc);
+	view_free(&v);
 }
 
 static long ms_since(const struct timespec *t0)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the operator follows in the log beyond the engine's calls: the first handshake of every
- * peer of every link, seen by reading the links now and then (status.h) on a thread of its own,
- * never under the daemon's lock for longer than a look at the model. The pause between two
- * looks grows with what a look costs, so that a host full of links is not kept busy by it.
+ * peer of every link, seen by reading the links now and then on a thread of its own. The daemon's
+ * lock is held only for a copy of the links and of who each public key is (nothing per pair of
+ * endpoints); the pause between two looks grows with what a look costs, so that a host full of
+ * links is not kept busy by it.
  */
 #ifndef MONITOR_H
 #define MONITOR_H
