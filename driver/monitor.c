@@ -208,7 +208,8 @@ static void look(struct monitor *m, bool first)
 		}
 		wgdev_clear(&dev);
 	}
-	qsort(now.v, now.n, sizeof(*now.v), cmp_u64);
+	if (now.n)
+		qsort(now.v, now.n, sizeof(*now.v), cmp_u64);
 	free(m->seen.v);
 	m->seen = now;
 	now.v = NULL;

@@ -27,11 +27,23 @@ struct read {
 	uint16_t listen_port;
 	bool programming; /* peers marked and not programmed yet */
 	json_t *ep;	  /* the endpoint's object (borrowed from the document) */
+	/* Its peers: indexes into its network's candidates, turned into objects after the lock. */
+	size_t *peers, n_peers;
+	const struct candidates *cands;
+};
+
+/* The peer objects of a network's candidates (peers_first order), made once under the lock:
+ * what is made per pair of endpoints is made from them after it. */
+struct candidates {
+	json_t **v;
+	size_t n;
+	struct candidates *next;
 };
 
 struct reads {
 	struct read *v;
 	size_t n;
+	struct candidates *cands; /* of every network looked at */
 };
 
 static void key_text(const uint8_t key[WG_KEY_LEN], char out[B64_LEN])
@@ -130,15 +142,13 @@ static const char *endpoint_state(const struct endpoint *ep)
 	return !ep->joined ? "created" : ep->pending ? "waiting" : "joined";
 }
 
+/* EP's object: its peers are added later (linked_peers), but for the links that wait. */
 static json_t *model_endpoint(const struct endpoint *ep)
 {
 	json_t *j, *peers = json_array();
 	char pub[B64_LEN];
 
 	key_text(ep->public_key, pub);
-	for (const struct endpoint *o = peers_first(ep->net); o; o = peers_next(ep->net, o))
-		if (peers_linked(ep, o))
-			json_array_append_new(peers, model_peer(o));
 	for (size_t i = 0; ep->joined && i < ep->links.n; i++)
 		if (!linked_to(ep, ep->links.v[i].peer))
 			json_array_append_new(peers, waiting_peer(ep, ep->links.v[i].peer));
@@ -214,7 +224,71 @@ static int pick_endpoint(struct network *net, const char *want, struct endpoint 
 			  QUOTE(want, 64), net->id);
 }
 
-static int reads_add(struct reads *r, const struct endpoint *ep, json_t *obj)
+/* The candidates of network N, as peer objects, into R's list. */
+static const struct candidates *candidates_take(struct reads *r, const struct network *n)
+{
+	struct candidates *c = calloc(1, sizeof(*c));
+	size_t count = 0;
+
+	if (!c)
+		return NULL;
+	c->next = r->cands;
+	r->cands = c;
+	for (const struct endpoint *o = peers_first(n); o; o = peers_next(n, o))
+		count++;
+	c->v = count ? calloc(count, sizeof(*c->v)) : NULL;
+	if (count && !c->v)
+		return NULL;
+	for (const struct endpoint *o = peers_first(n); o; o = peers_next(n, o))
+		if (!(c->v[c->n++] = model_peer(o)))
+			return NULL;
+	return c;
+}
+
+static void candidates_free(struct candidates *c)
+{
+	for (struct candidates *next; c; c = next) {
+		next = c->next;
+		for (size_t i = 0; i < c->n; i++)
+			json_decref(c->v[i]);
+		free(c->v);
+		free(c);
+	}
+}
+
+/* The indexes of the candidates EP peers with, into X. */
+static int linked_take(const struct endpoint *ep, struct read *x)
+{
+	size_t i = 0, n = 0;
+
+	for (const struct endpoint *o = peers_first(ep->net); o; o = peers_next(ep->net, o))
+		n += peers_linked(ep, o);
+	x->peers = n ? calloc(n, sizeof(*x->peers)) : NULL;
+	if (n && !x->peers)
+		return -ENOMEM;
+	for (const struct endpoint *o = peers_first(ep->net); o; o = peers_next(ep->net, o), i++)
+		if (peers_linked(ep, o))
+			x->peers[x->n_peers++] = i;
+	return 0;
+}
+
+/* Without the lock: X's peers as objects, before the links it waits for. */
+static int linked_peers(const struct read *x)
+{
+	json_t *peers = json_array(), *waiting = json_object_get(x->ep, "peers");
+
+	for (size_t i = 0; peers && i < x->n_peers; i++)
+		if (json_array_append_new(peers, json_deep_copy(x->cands->v[x->peers[i]])))
+			break;
+	if (!peers || json_array_size(peers) != x->n_peers || json_array_extend(peers, waiting)) {
+		json_decref(peers);
+		return -ENOMEM;
+	}
+	return json_object_set_new(x->ep, "peers", peers) ? -ENOMEM : 0;
+}
+
+static int reads_add(struct reads *r, const struct endpoint *ep, json_t *obj,
+		     const struct candidates *cands)
 {
 	struct read *grown = realloc(r->v, (r->n + 1) * sizeof(*grown)), *x;
 
@@ -231,15 +305,19 @@ static int reads_add(struct reads *r, const struct endpoint *ep, json_t *obj)
 	x->listen_port = ep->listen_port;
 	x->programming = peersync_pending(ep) > 0;
 	x->ep = obj;
+	x->cands = cands;
 	r->n++;
-	return 0;
+	return linked_take(ep, x);
 }
 
 static void reads_free(struct reads *r)
 {
-	for (size_t i = 0; i < r->n; i++)
+	for (size_t i = 0; i < r->n; i++) {
 		free(r->v[i].sandbox);
+		free(r->v[i].peers);
+	}
 	free(r->v);
+	candidates_free(r->cands);
 }
 
 /* The model's part of the document, under the lock, and the links to read. */
@@ -249,6 +327,7 @@ static int collect_model(struct wgd *d, const char *network, const char *endpoin
 	struct network *only_net = NULL;
 	struct endpoint *only_ep = NULL;
 	json_t *nets = json_object_get(doc, "networks"), *jn, *je;
+	const struct candidates *cands;
 	int ret = 0;
 
 	wgd_lock(d);
@@ -260,7 +339,8 @@ static int collect_model(struct wgd *d, const char *network, const char *endpoin
 		if (only_net && n != only_net)
 			continue;
 		jn = model_network(n);
-		if (!jn || json_array_append_new(nets, jn)) {
+		cands = candidates_take(reads, n);
+		if (!jn || json_array_append_new(nets, jn) || !cands) {
 			ret = -ENOMEM;
 			break;
 		}
@@ -271,7 +351,7 @@ static int collect_model(struct wgd *d, const char *network, const char *endpoin
 			if (!je || json_array_append_new(json_object_get(jn, "endpoints"), je))
 				ret = -ENOMEM;
 			else if (ep->joined)
-				ret = reads_add(reads, ep, je);
+				ret = reads_add(reads, ep, je, cands);
 		}
 	}
 	wgd_unlock(d);
@@ -372,6 +452,11 @@ int status_collect(struct wgd *d, const char *network, const char *endpoint, jso
 		ret = errmsg_set(err, -EINVAL, "an endpoint is looked for in a network: give both");
 	else
 		ret = collect_model(d, network, endpoint, doc, &reads, err);
+	/* The lock was held for one object per endpoint and per candidate: what is per pair is
+	 * made now. */
+	for (size_t i = 0; !ret && i < reads.n; i++)
+		if (linked_peers(&reads.v[i]))
+			ret = errmsg_set(err, -ENOMEM, "out of memory");
 	for (size_t i = 0; !ret && i < reads.n; i++)
 		read_link(&reads.v[i]);
 	reads_free(&reads);
