@@ -24,10 +24,18 @@ suite_setup() {
 }
 
 # suite_teardown: stop the daemon, then remove every namespace, process, link and socket of ours.
+# Fails when a sanitizer (the api-asan suite's build) reported anything in the daemon's log: a
+# leak or a runtime error is only told at exit.
 suite_teardown() {
-	local ns id pid i
+	local ns id pid i rc=0
 	[[ -d ${TMP:-} ]] || return 0
 	daemon_stop || true
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LOG" 2>/dev/null; then
+		echo "# the daemon's sanitizer report:" >&3
+		grep -E -A 30 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$LOG" | head -n 80 |
+			sed 's/^/#   /' >&3
+		rc=1
+	fi
 	while read -r ns; do ip netns del "$ns" 2>/dev/null || true; done <"$TMP/netns"
 	for pid in $(our_procs); do kill -TERM "$pid" 2>/dev/null || true; done
 	for ((i = 0; i < 30; i++)); do [[ -z $(our_procs) ]] && break; sleep 0.1; done
@@ -37,6 +45,7 @@ suite_teardown() {
 		rm -f "/var/run/wireguard/wg-${id:0:12}.sock"
 	done <"$TMP/ids"
 	[[ -n ${WGAPI_KEEP:-} ]] || rm -rf "$TMP"
+	return "$rc"
 }
 
 # On a failed test, show the end of the daemon's log with the test's output.
