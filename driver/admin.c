@@ -2,6 +2,7 @@
 #include "admin.h"
 
 #include "admin_cmd.h"
+#include "clock.h"
 #include "errmsg.h"
 #include "http.h"
 #include "log.h"
@@ -33,27 +34,19 @@ struct admin {
 	pthread_t thread;
 };
 
-static int64_t now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* Reads the request into REQ (ADMIN_REQUEST_MAX + 1 bytes, NUL-terminated) until the client
  * shuts down its side, all of it within ADMIN_TIMEOUT_MS: a client that trickles bytes gets no
  * more time than one that sends nothing. */
 static int read_request(int fd, char *req, char *err)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	int64_t deadline = now_ms() + ADMIN_TIMEOUT_MS, left;
+	int64_t deadline = clock_ms() + ADMIN_TIMEOUT_MS, left;
 	size_t len = 0;
 	ssize_t n;
 	int ret;
 
 	for (;;) {
-		left = deadline - now_ms();
+		left = deadline - clock_ms();
 		ret = left > 0 ? poll(&pfd, 1, (int)left) : 0;
 		if (ret < 0 && errno == EINTR)
 			continue;

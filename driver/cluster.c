@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "cluster.h"
 
+#include "clock.h"
 #include "addr.h"
 #include "admin_cmd.h"
 #include "atomic_file.h"
@@ -90,25 +91,6 @@ struct cluster {
 	bool connected, stopping;
 	pthread_t thread;
 };
-
-static struct timespec now_plus(unsigned ms)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
-static bool before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
 
 void cluster_store_state(struct cluster *c, bool *connected, size_t *alive, size_t *gone)
 {
@@ -264,7 +246,7 @@ static void job_insert(struct cluster *c, struct job *job)
 {
 	struct job **p = &c->jobs;
 
-	while (*p && !before(&job->due, &(*p)->due))
+	while (*p && !clock_before(&job->due, &(*p)->due))
 		p = &(*p)->next;
 	job->next = *p;
 	*p = job;
@@ -316,7 +298,7 @@ static void queue(struct cluster *c, enum job_type type, const char *key, char *
 	job->type = type;
 	snprintf(job->key, sizeof(job->key), "%s", key);
 	job->value = value;
-	job->due = now_plus(0);
+	job->due = clock_in_ms(0);
 	job_insert(c, job);
 	pthread_mutex_unlock(&c->lock);
 }
@@ -378,7 +360,7 @@ void cluster_psk_wanted(struct cluster *c, const struct endpoint *self,
 		snprintf(job->a, sizeof(job->a), "%s", a);
 		snprintf(job->b, sizeof(job->b), "%s", b);
 		snprintf(job->host, sizeof(job->host), "%s", other->host);
-		job->due = now_plus(0);
+		job->due = clock_in_ms(0);
 		job_insert(c, job);
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -1056,7 +1038,7 @@ static void release_queue(struct cluster *c, const char *pool, const char *addr,
 	job->type = JOB_RELEASE;
 	snprintf(job->pool, sizeof(job->pool), "%s", pool);
 	snprintf(job->addr, sizeof(job->addr), "%s", addr);
-	job->due = now_plus(0);
+	job->due = clock_in_ms(0);
 	pthread_mutex_lock(&c->lock);
 	job_insert(c, job);
 	if (save)
@@ -1110,7 +1092,7 @@ static int run_job(struct cluster *c, struct job *job, char *err)
 static void *writer_main(void *arg)
 {
 	struct cluster *c = arg;
-	struct timespec now, keep = now_plus(0);
+	struct timespec now, keep = clock_in_ms(0);
 	char err[ERRMSG_LEN];
 	struct job *job;
 	unsigned delay;
@@ -1119,8 +1101,8 @@ static void *writer_main(void *arg)
 
 	pthread_mutex_lock(&c->lock);
 	while (!c->stopping) {
-		now = now_plus(0);
-		if (!before(&now, &keep)) {
+		now = clock_in_ms(0);
+		if (!clock_before(&now, &keep)) {
 			pthread_mutex_unlock(&c->lock);
 			ret = lease_keep(c, err);
 			if (ret && !failing)
@@ -1136,14 +1118,15 @@ static void *writer_main(void *arg)
 				reconciled = true;
 			}
 			/* A third of the TTL, as etcd's own clients do; faster while failing. */
-			keep = now_plus(ret ? 1000 : c->ttl * 1000 / 3);
+			keep = clock_in_ms(ret ? 1000 : c->ttl * 1000 / 3);
 			pthread_mutex_lock(&c->lock);
 			continue;
 		}
 		job = c->jobs;
-		if (!job || before(&keep, &job->due) || before(&now, &job->due)) {
+		if (!job || clock_before(&keep, &job->due) || clock_before(&now, &job->due)) {
 			pthread_cond_timedwait(&c->cond, &c->lock,
-					       job && before(&job->due, &keep) ? &job->due : &keep);
+					       job && clock_before(&job->due, &keep) ? &job->due
+										     : &keep);
 			continue;
 		}
 		c->jobs = job->next;
@@ -1155,7 +1138,7 @@ static void *writer_main(void *arg)
 				log_warn("cluster: %s: %s; trying again",
 					 job->key[0] ? job->key : job->a, err);
 			delay = JOB_RETRY_MIN_MS << (job->attempts < 5 ? job->attempts : 5);
-			job->due = now_plus(delay < JOB_RETRY_MAX_MS ? delay : JOB_RETRY_MAX_MS);
+			job->due = clock_in_ms(delay < JOB_RETRY_MAX_MS ? delay : JOB_RETRY_MAX_MS);
 			job_insert(c, job);
 			continue;
 		}

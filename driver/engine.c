@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "engine.h"
 
+#include "clock.h"
 #include "endpoint.h"
 #include "errmsg.h"
 #include "field.h"
@@ -62,31 +63,12 @@ struct engine {
 	pthread_t thread;
 };
 
-static struct timespec now_plus(unsigned ms)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
-static bool before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
 /* Queues JOB by its due time; the caller holds queue_lock. */
 static void queue_insert(struct engine *e, struct job *job)
 {
 	struct job **p = &e->queue;
 
-	while (*p && !before(&job->due, &(*p)->due))
+	while (*p && !clock_before(&job->due, &(*p)->due))
 		p = &(*p)->next;
 	job->next = *p;
 	*p = job;
@@ -108,7 +90,7 @@ static void request_resolution(void *ctx, const struct endpoint *ep)
 		if (job) {
 			memcpy(job->nid, ep->net->id, NETWORK_ID_LEN);
 			memcpy(job->eid, ep->id, NETWORK_ID_LEN);
-			job->due = now_plus(0);
+			job->due = clock_in_ms(0);
 			queue_insert(e, job);
 		} else {
 			log_error("endpoint %.12s: out of memory; it stays without peers", ep->id);
@@ -262,7 +244,7 @@ static int parse_reply(char *text, size_t len, int *status, const char **body, s
 /* GET PATH from the engine: its status in *STATUS and, for a 200, its JSON body in *OUT (new). */
 static int engine_get(struct engine *e, const char *path, int *status, json_t **out)
 {
-	struct timespec deadline = now_plus(e->timeout_ms);
+	struct timespec deadline = clock_in_ms(e->timeout_ms);
 	char request[512], *reply = NULL;
 	const char *body;
 	size_t len = 0, body_len;
@@ -588,12 +570,12 @@ static void *resolver_main(void *arg)
 
 	pthread_mutex_lock(&e->queue_lock);
 	while (!e->stopping) {
-		now = now_plus(0);
+		now = clock_in_ms(0);
 		if (!e->queue) {
 			pthread_cond_wait(&e->queue_cond, &e->queue_lock);
 			continue;
 		}
-		if (before(&now, &e->queue->due)) {
+		if (clock_before(&now, &e->queue->due)) {
 			pthread_cond_timedwait(&e->queue_cond, &e->queue_lock, &e->queue->due);
 			continue;
 		}
@@ -616,7 +598,7 @@ static void *resolver_main(void *arg)
 				job->eid, e->socket_path);
 		delay = backoff_ms[job->attempts < 5 ? job->attempts : 5];
 		job->attempts++;
-		job->due = now_plus(delay);
+		job->due = clock_in_ms(delay);
 		queue_insert(e, job);
 	}
 	pthread_mutex_unlock(&e->queue_lock);

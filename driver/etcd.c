@@ -2,6 +2,7 @@
 #include "etcd.h"
 
 #include "errmsg.h"
+#include "field.h"
 #include "quote.h"
 
 #include <curl/curl.h>
@@ -221,23 +222,6 @@ static int bad(char *err, const char *fmt, ...)
 	return -EPROTO;
 }
 
-static const char *type_name(const json_t *v)
-{
-	if (!v)
-		return "nothing";
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	}
-	return "something else";
-}
-
 /* "where.key", or "key" at the top. */
 static const char *name_of(const char *where, const char *key, char out[96])
 {
@@ -308,7 +292,7 @@ static int root_load(const char *text, size_t len, json_t **out, long *code, cha
 	if (!*out)
 		return bad(err, "not JSON: %s at byte %d", QUOTE(jerr.text, 120), jerr.position);
 	if (!json_is_object(*out)) {
-		ret = bad(err, "expected an object, got %s", type_name(*out));
+		ret = bad(err, "expected an object, got %s", field_type_name(*out));
 		goto err_decref;
 	}
 	ret = error_object(*out, code ? code : &ignored, err);
@@ -356,7 +340,7 @@ static int json_int64(const json_t *obj, const char *key, const char *where, boo
 		*out = json_integer_value(v);
 	else if (!json_is_string(v))
 		return bad(err, "%s: expected an integer string, got %s", name_of(where, key, name),
-			   type_name(v));
+			   field_type_name(v));
 	else if (int64_from_text(json_string_value(v), json_string_length(v), out))
 		return bad(err, "%s: not an int64", name_of(where, key, name));
 	if (*out < 0 && !neg_ok)
@@ -375,7 +359,7 @@ static int json_flag(const json_t *obj, const char *key, const char *where, bool
 		return 0;
 	if (!json_is_boolean(v))
 		return bad(err, "%s: expected a boolean, got %s", name_of(where, key, name),
-			   type_name(v));
+			   field_type_name(v));
 	*out = json_is_true(v);
 	return 0;
 }
@@ -424,7 +408,7 @@ static int json_bytes(const json_t *obj, const char *key, const char *where, boo
 	}
 	if (!json_is_string(v))
 		return bad(err, "%s: expected a base64 string, got %s", name_of(where, key, name),
-			   type_name(v));
+			   field_type_name(v));
 	ret = b64_decode(json_string_value(v), json_string_length(v), out, len);
 	if (ret == -EINVAL)
 		return bad(err, "%s: not base64", name_of(where, key, name));
@@ -444,7 +428,7 @@ static int kv_parse(const json_t *v, const char *where, struct etcd_kv *kv, char
 
 	memset(kv, 0, sizeof(*kv));
 	if (!json_is_object(v))
-		return bad(err, "%s: expected an object, got %s", where, type_name(v));
+		return bad(err, "%s: expected an object, got %s", where, field_type_name(v));
 	ret = json_bytes(v, "key", where, true, (uint8_t **)&kv->key, &kv->key_len, err);
 	if (!ret)
 		ret = json_bytes(v, "value", where, false, &kv->value, &kv->value_len, err);
@@ -473,7 +457,7 @@ static int json_array_opt(const json_t *obj, const char *key, const char *where,
 		return 0;
 	if (!json_is_array(v))
 		return bad(err, "%s: expected an array, got %s", name_of(where, key, name),
-			   type_name(v));
+			   field_type_name(v));
 	if (json_array_size(v) > ETCD_ARRAY_MAX)
 		return bad(err, "%s: %zu elements", name_of(where, key, name), json_array_size(v));
 	return 0;
@@ -489,7 +473,7 @@ static int header_revision(const json_t *obj, const char *where, int64_t *out, c
 	if (!h)
 		return 0;
 	if (!json_is_object(h))
-		return bad(err, "%s: expected an object, got %s", name, type_name(h));
+		return bad(err, "%s: expected an object, got %s", name, field_type_name(h));
 	return json_int64(h, "revision", name, false, out, err);
 }
 
@@ -580,7 +564,8 @@ static int op_result_parse(const json_t *v, const char *where, struct etcd_op_re
 		out->type = kinds[i].type;
 		name_of(where, key, name);
 		if (!json_is_object(inner))
-			return bad(err, "%s: expected an object, got %s", name, type_name(inner));
+			return bad(err, "%s: expected an object, got %s", name,
+				   field_type_name(inner));
 		if (out->type == ETCD_OP_RANGE)
 			return range_from_json(inner, name, &out->range, err);
 		if (out->type == ETCD_OP_DELETE)
@@ -643,10 +628,10 @@ static int event_parse(const json_t *v, const char *where, struct etcd_event *ev
 	int ret;
 
 	if (!json_is_object(v))
-		return bad(err, "%s: expected an object, got %s", where, type_name(v));
+		return bad(err, "%s: expected an object, got %s", where, field_type_name(v));
 	type = json_object_get(v, "type");
 	if (type && !json_is_string(type))
-		return bad(err, "%s.type: expected a string, got %s", where, type_name(type));
+		return bad(err, "%s.type: expected a string, got %s", where, field_type_name(type));
 	if (!type || !strcmp(json_string_value(type), "PUT"))
 		ev->type = ETCD_EVENT_PUT;
 	else if (!strcmp(json_string_value(type), "DELETE"))
@@ -675,7 +660,8 @@ static int cancel_reason(const json_t *result, char *out, char *err)
 	if (!v)
 		return 0;
 	if (!json_is_string(v))
-		return bad(err, "result.cancel_reason: expected a string, got %s", type_name(v));
+		return bad(err, "result.cancel_reason: expected a string, got %s",
+			   field_type_name(v));
 	quote_mem(json_string_value(v), json_string_length(v), ETCD_REASON_SHOWN, out,
 		  QUOTE_SIZE(ETCD_REASON_SHOWN));
 	return 0;
@@ -697,7 +683,7 @@ int etcd_parse_watch_message(const char *text, size_t len, struct etcd_watch_mes
 	result = json_object_get(root, "result");
 	if (!json_is_object(result)) {
 		ret = bad(err, "result: expected an object, got %s",
-			  result ? type_name(result) : "nothing");
+			  result ? field_type_name(result) : "nothing");
 		goto out_decref;
 	}
 	ret = header_revision(result, "result", &out->revision, err);
@@ -1629,7 +1615,7 @@ static int parse_lease(const char *text, size_t len, int64_t *id, int64_t *ttl, 
 	obj = json_object_get(root, "result");
 	obj = obj ? obj : root;
 	if (!json_is_object(obj))
-		ret = bad(err, "result: expected an object, got %s", type_name(obj));
+		ret = bad(err, "result: expected an object, got %s", field_type_name(obj));
 	if (!ret)
 		ret = json_int64(obj, "ID", "", false, id, err);
 	if (!ret)

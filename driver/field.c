@@ -9,8 +9,10 @@
 
 #define ENGINE_ID_LEN 64
 
-static const char *type_name(const json_t *v)
+const char *field_type_name(const json_t *v)
 {
+	if (!v)
+		return "nothing";
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: return "an object";
 	case JSON_ARRAY: return "an array";
@@ -32,7 +34,7 @@ int field_string(const json_t *obj, const char *key, const char *name, const cha
 		return errmsg_set(err, -EINVAL, "%s: missing, expected a string", name);
 	if (!json_is_string(v))
 		return errmsg_set(err, -EINVAL, "%s: expected a string, got %s", name,
-				  type_name(v));
+				  field_type_name(v));
 	*out = json_string_value(v);
 	return 0;
 }
@@ -46,7 +48,7 @@ int field_string_opt(const json_t *obj, const char *key, const char *name, const
 		return 0;
 	if (!json_is_string(v))
 		return errmsg_set(err, -EINVAL, "%s: expected a string, got %s", name,
-				  type_name(v));
+				  field_type_name(v));
 	if (json_string_length(v))
 		*out = json_string_value(v);
 	return 0;
@@ -61,7 +63,7 @@ int field_object_opt(const json_t *obj, const char *key, const char *name, json_
 		return 0;
 	if (!json_is_object(v))
 		return errmsg_set(err, -EINVAL, "%s: expected an object, got %s", name,
-				  type_name(v));
+				  field_type_name(v));
 	*out = v;
 	return 0;
 }

@@ -11,6 +11,8 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+/* What V is, for an error: "an object", "a string", ... ("nothing" for NULL). */
+const char *field_type_name(const json_t *v);
 /* Required string field KEY of OBJ; NAME is how the error names it (e.g. "Interface.Address"). */
 int field_string(const json_t *obj, const char *key, const char *name, const char **out, char *err);
 /* Optional string: absent, null or "" leave *OUT as it was. */

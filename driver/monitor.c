@@ -2,6 +2,7 @@
 #include "monitor.h"
 
 #include "backend.h"
+#include "clock.h"
 #include "endpoint.h"
 #include "errmsg.h"
 #include "log.h"
@@ -218,39 +219,24 @@ out:
 	view_free(&v);
 }
 
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
-}
-
 static void *monitor_main(void *arg)
 {
 	struct monitor *m = arg;
-	struct timespec t0, due;
+	struct timespec due;
 	bool first = true;
-	long pause;
+	int64_t t0, pause;
 
 	pthread_mutex_lock(&m->lock);
 	while (!m->stopping) {
 		pthread_mutex_unlock(&m->lock);
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		t0 = clock_ms();
 		if (log_enabled(LOG_LEVEL_INFO)) {
 			look(m, first);
 			first = false;
 		}
-		pause = ms_since(&t0) * MONITOR_COST_FACTOR;
-		if (pause < MONITOR_INTERVAL_MS)
-			pause = MONITOR_INTERVAL_MS;
-		clock_gettime(CLOCK_MONOTONIC, &due);
-		due.tv_sec += pause / 1000;
-		due.tv_nsec += (pause % 1000) * 1000000L;
-		if (due.tv_nsec >= 1000000000L) {
-			due.tv_sec++;
-			due.tv_nsec -= 1000000000L;
-		}
+		pause = (clock_ms() - t0) * MONITOR_COST_FACTOR;
+		due = clock_in_ms(pause < MONITOR_INTERVAL_MS ? MONITOR_INTERVAL_MS
+							      : (unsigned)pause);
 		pthread_mutex_lock(&m->lock);
 		while (!m->stopping &&
 		       pthread_cond_timedwait(&m->cond, &m->lock, &due) != ETIMEDOUT)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "peersync.h"
 
+#include "clock.h"
 #include "backend.h"
 #include "endpoint.h"
 #include "errmsg.h"
@@ -64,25 +65,6 @@ struct batch {
 	bool rekey;
 };
 
-static struct timespec now_plus(unsigned ms)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
-
-static bool before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
 static struct peersync_link *link_of(struct endpoint *ep)
 {
 	if (!ep->sync) {
@@ -144,7 +126,7 @@ static void enqueue(struct peersync *ps, struct peersync_link *l)
 
 	if (l->queued || l->busy || (!l->marks.n && !l->all && !l->rekey))
 		return;
-	while (*p && !before(&l->due, &(*p)->due))
+	while (*p && !clock_before(&l->due, &(*p)->due))
 		p = &(*p)->next;
 	l->next = *p;
 	*p = l;
@@ -181,7 +163,7 @@ static void mark(struct endpoint *ep, const uint8_t *key, uint8_t flags, bool al
 	l->all |= all;
 	l->rekey |= rekey;
 	if (!l->queued && !l->busy && !l->attempts)
-		l->due = now_plus(0);
+		l->due = clock_in_ms(0);
 	enqueue(ps, l);
 }
 
@@ -477,12 +459,12 @@ static void run(struct peersync *ps, struct peersync_link *l)
 				 "again",
 				 ep->id, m.n, ep->ifname, err);
 		delay = PEERSYNC_RETRY_MIN_MS << (l->attempts < 6 ? l->attempts - 1 : 5);
-		l->due = now_plus(delay < PEERSYNC_RETRY_MAX_MS ? delay : PEERSYNC_RETRY_MAX_MS);
+		l->due = clock_in_ms(delay < PEERSYNC_RETRY_MAX_MS ? delay : PEERSYNC_RETRY_MAX_MS);
 	} else {
 		if (!ret && l->attempts)
 			log_info("endpoint %.12s: link %s programmed again", ep->id, ep->ifname);
 		l->attempts = 0;
-		l->due = now_plus(0);
+		l->due = clock_in_ms(0);
 	}
 	marks_free(&m);
 	if (ep->joined)
@@ -503,8 +485,8 @@ static void *worker_main(void *arg)
 			wgd_wait(d, &ps->work, NULL);
 			continue;
 		}
-		now = now_plus(0);
-		if (before(&now, &l->due)) {
+		now = clock_in_ms(0);
+		if (clock_before(&now, &l->due)) {
 			wgd_wait(d, &ps->work, &l->due);
 			continue;
 		}
@@ -590,7 +572,7 @@ void peersync_flush(struct wgd *d)
 int peersync_settle(struct wgd *d, int timeout_ms)
 {
 	struct peersync *ps = d->sync;
-	struct timespec deadline = now_plus((unsigned)timeout_ms);
+	struct timespec deadline = clock_in_ms((unsigned)timeout_ms);
 	int ret = 0;
 
 	wgd_lock(d);
