@@ -140,10 +140,11 @@ cluster_start()
 		sleep 0.2
 	done
 	cluster_etcd_healthy "$dir" || { echo "cluster_start: etcd is not healthy" >&2; return 1; }
+	# Written first: cluster_stop ends the hosts it lists, those started before one that failed too.
+	echo "$hosts" >"$dir/hosts"
 	for i in $(seq 1 "$hosts"); do
 		host_start "$dir/h$i" "${tag}h$i" || return 1
 	done
-	echo "$hosts" >"$dir/hosts"
 }
 
 cluster_stop()
