@@ -2,6 +2,7 @@
 # shellcheck shell=bash
 # Small measuring helpers for bench/run. Source it; it only defines functions.
 #   median N...           median of the numbers (mean of the middle two for an even count)
+#   percentile P N...     the P-th percentile of the numbers, nearest rank (0: least, 100: most)
 #   ratio A B             A / B with two decimals
 #   quiet CMD...          runs CMD; shows its output (on stderr) only if it fails
 #   elapsed_ms CMD...     quiet CMD; prints its wall time in ms
@@ -48,4 +49,12 @@ iperf_retry()
 	echo "iperf3 failed 10 times: $*; last output:" >&2
 	echo "$out" | tail -n 5 >&2
 	return 1
+}
+
+percentile()
+{
+	local p=$1
+	shift
+	printf '%s\n' "$@" | sort -n |
+		awk -v p="$p" '{ v[NR] = $1 } END { r = p * NR / 100; r = (r > int(r) ? int(r) + 1 : r); print v[r < 1 ? 1 : r] }'
 }
