@@ -6,7 +6,8 @@
 #   make install         create and enable the managed plugin on $DOCKER_HOST
 #   make push REGISTRY=HOST:PORT   push the plugin to a registry, as HOST:PORT/wireguard:latest
 #   make demo            two containers pinging over WireGuard, then clean up
-#   make bench           start-time and throughput ratios (not pass/fail)
+#   make bench           start-time and throughput ratios, then bench-cluster (not pass/fail)
+#   make bench-cluster   convergence, full mesh and throughput across three simulated hosts
 #   make SANITIZE=1 ...  AddressSanitizer + UndefinedBehaviorSanitizer build in build/asan/
 #   make fuzz            every libFuzzer harness for FUZZ_SECONDS (test/fuzz/README.md)
 #   make fuzz-smoke      the seed corpus once, then every harness for FUZZ_SMOKE_SECONDS
@@ -144,6 +145,12 @@ demo: deps
 
 bench: deps
 	$(Q)bench/run
+	$(Q)bench/cluster
+
+# Three simulated hosts (namespaces, each with its dockerd) and a 3-member etcd, as in the
+# cluster suite: bench/README.md, "Across hosts".
+bench-cluster: deps
+	$(Q)bench/cluster
 
 # Fuzzing: the harnesses of test/fuzz/ and the library they link, built with clang, libFuzzer,
 # ASan and UBSan in build/fuzz/ by a second make of this file (CFLAGS from the environment is
@@ -188,7 +195,7 @@ style:
 clean:
 	rm -rf build
 
-.PHONY: all unit unit-build deps test test-api test-docker test-kernel test-faults plugin install push install-bin demo bench style clean FORCE
+.PHONY: all unit unit-build deps test test-api test-docker test-kernel test-faults plugin install push install-bin demo bench bench-cluster style clean FORCE
 
 .PHONY: fuzz fuzz-build fuzz-corpus fuzz-smoke
 
