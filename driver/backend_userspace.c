@@ -346,43 +346,31 @@ static int userspace_link_delete(const char *ifname)
 	return err;
 }
 
-static int userspace_peer_set(const struct wg_link_ref *link, const struct wg_peer *peer)
+static int userspace_peers_apply(const struct wg_link_ref *link, const struct wg_peer *set,
+				 size_t n_set, const uint8_t (*remove)[WG_KEY_LEN], size_t n_remove)
 {
 	struct uapi_buf request = { 0 };
 	int err;
 
+	if (!n_set && !n_remove)
+		return 0;
 	children_reap();
-	err = uapi_build_peer_set(peer, &request);
+	err = uapi_build_peers_apply(set, n_set, remove, n_remove, &request);
 	if (!err)
 		err = uapi_set(link->ifname, &request);
 	uapi_buf_free(&request);
 	return err;
+}
+
+static int userspace_peer_set(const struct wg_link_ref *link, const struct wg_peer *peer)
+{
+	return userspace_peers_apply(link, peer, 1, NULL, 0);
 }
 
 static int userspace_peer_remove(const struct wg_link_ref *link,
 				 const uint8_t public_key[WG_KEY_LEN])
 {
-	struct uapi_buf request = { 0 };
-	int err;
-
-	children_reap();
-	err = uapi_build_peer_remove(public_key, &request);
-	if (!err)
-		err = uapi_set(link->ifname, &request);
-	uapi_buf_free(&request);
-	return err;
-}
-
-static int userspace_peers_apply(const struct wg_link_ref *link, const struct wg_peer *set,
-				 size_t n_set, const uint8_t (*remove)[WG_KEY_LEN], size_t n_remove)
-{
-	int err = 0;
-
-	for (size_t i = 0; !err && i < n_remove; i++)
-		err = userspace_peer_remove(link, remove[i]);
-	for (size_t i = 0; !err && i < n_set; i++)
-		err = userspace_peer_set(link, &set[i]);
-	return err;
+	return userspace_peers_apply(link, NULL, 0, (const uint8_t(*)[WG_KEY_LEN])public_key, 1);
 }
 
 static int userspace_device_set(const struct wg_link_ref *link, const struct wg_device *dev)

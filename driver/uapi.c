@@ -170,28 +170,35 @@ int uapi_build_device_set(const struct wg_device *dev, struct uapi_buf *out)
 	return err;
 }
 
-int uapi_build_peer_set(const struct wg_peer *peer, struct uapi_buf *out)
+int uapi_build_peers_apply(const struct wg_peer *set, size_t n_set,
+			   const uint8_t (*remove)[WG_KEY_LEN], size_t n_remove,
+			   struct uapi_buf *out)
 {
 	int err;
 
 	err = buf_printf(out, "set=1\n");
-	if (!err)
-		err = build_peer(peer, out);
+	/* wireguard-go applies the lines in order: a key removed here and set below comes back
+	 * as a new peer, without the sessions it had. */
+	for (size_t i = 0; !err && i < n_remove; i++) {
+		err = buf_put_key(out, "public_key", remove[i]);
+		if (!err)
+			err = buf_printf(out, "remove=true\n");
+	}
+	for (size_t i = 0; !err && i < n_set; i++)
+		err = build_peer(&set[i], out);
 	if (!err)
 		err = buf_printf(out, "\n");
 	return err;
 }
 
+int uapi_build_peer_set(const struct wg_peer *peer, struct uapi_buf *out)
+{
+	return uapi_build_peers_apply(peer, 1, NULL, 0, out);
+}
+
 int uapi_build_peer_remove(const uint8_t public_key[WG_KEY_LEN], struct uapi_buf *out)
 {
-	int err;
-
-	err = buf_printf(out, "set=1\n");
-	if (!err)
-		err = buf_put_key(out, "public_key", public_key);
-	if (!err)
-		err = buf_printf(out, "remove=true\n\n");
-	return err;
+	return uapi_build_peers_apply(NULL, 0, (const uint8_t(*)[WG_KEY_LEN])public_key, 1, out);
 }
 
 /* 1 with the next key=value line in LINE, 0 at the blank line that ends a reply, -EPROTO when

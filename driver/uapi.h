@@ -33,6 +33,11 @@ int uapi_build_device_set(const struct wg_device *dev, struct uapi_buf *out);
 int uapi_build_peer_set(const struct wg_peer *peer, struct uapi_buf *out);
 /* Appends to OUT a set=1 request removing the peer with PUBLIC_KEY. */
 int uapi_build_peer_remove(const uint8_t public_key[WG_KEY_LEN], struct uapi_buf *out);
+/* Appends to OUT one set=1 request that removes the N_REMOVE peers of REMOVE, then adds or
+ * updates the N_SET peers of SET (their allowed IPs replaced): a key in both is renewed. */
+int uapi_build_peers_apply(const struct wg_peer *set, size_t n_set,
+			   const uint8_t (*remove)[WG_KEY_LEN], size_t n_remove,
+			   struct uapi_buf *out);
 
 /* Parses a set reply: 0, the daemon's error as -errno, or -EPROTO when REPLY is malformed. */
 int uapi_parse_set_reply(const char *reply);

@@ -364,6 +364,7 @@ static void scenario_moved_link(void)
 	struct wg_link_ref ref_a = { node_a.ifname, NULL, node_a.public_key, node_a.port };
 	struct wg_device dev;
 	struct wg_peer peer;
+	uint8_t remove[2][WG_KEY_LEN];
 	int ready[2], hold[2];
 	pid_t sandbox, pid_a;
 	char c = 0;
@@ -401,6 +402,19 @@ static void scenario_moved_link(void)
 	CHECK_EQ_INT(backend_userspace.device_get(&ref_a, &dev), 0);
 	CHECK_EQ_INT(dev.n_peers, 1);
 	CHECK(!memcmp(dev.public_key, node_a.public_key, WG_KEY_LEN));
+	wgdev_clear(&dev);
+
+	/* One request renews B (removed, then set with both allowed IPs) and removes a peer the
+	 * link never had. */
+	memcpy(remove[0], node_b.public_key, WG_KEY_LEN);
+	memset(remove[1], 0x42, WG_KEY_LEN);
+	peer.n_allowedips = 2;
+	CHECK_EQ_INT(backend_userspace.peers_apply(&ref_a, &peer, 1,
+						   (const uint8_t(*)[WG_KEY_LEN])remove, 2),
+		     0);
+	CHECK_EQ_INT(backend_userspace.device_get(&ref_a, &dev), 0);
+	CHECK_EQ_INT(dev.n_peers, 1);
+	CHECK(dev.n_peers == 1 && dev.peers[0].n_allowedips == 2);
 	wgdev_clear(&dev);
 
 	CHECK_EQ_INT(backend_userspace.link_delete(node_a.ifname), 0);
