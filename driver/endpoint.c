@@ -346,6 +346,7 @@ static int join_begin(struct endpoint *ep, struct wg_device *dev, char *err)
 static int make_link(struct wgd *d, struct endpoint *ep, struct wg_device *dev, char *err)
 {
 	const struct backend_ops *backend = ep->backend;
+	char why[ERRMSG_LEN / 2];
 	uint16_t port = 0;
 	int ret = 0;
 
@@ -361,6 +362,10 @@ static int make_link(struct wgd *d, struct endpoint *ep, struct wg_device *dev, 
 		if (ret)
 			return ret;
 	}
+	if (ret && backend->limit_explain &&
+	    backend->limit_explain(ep->ifname, ret, why, sizeof(why)))
+		return errmsg_set(err, ret, "endpoint %.12s: creating %s link %s: %s", ep->id,
+				  backend->name, ep->ifname, why);
 	if (ret)
 		return errmsg_set(err, ret, "endpoint %.12s: creating %s link %s (port %u): %s",
 				  ep->id, backend->name, ep->ifname, dev->listen_port,

@@ -24,6 +24,7 @@
 #include "reconcile.h"
 #include "state.h"
 #include "wgd.h"
+#include "wggo.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -40,6 +41,7 @@ struct config {
 	const char *backend;
 	const char *log_level;
 	const char *wireguard_go;
+	const char *wggo_memlimit; /* WG_GO_MEMLIMIT: GOMEMLIMIT of each wireguard-go */
 	const char *engine_socket; /* NULL: no resolver */
 	const char *admin_socket;  /* NULL: wgctl.sock beside --socket; "": none */
 	const char *state_parent;  /* managed plugin: the host directory of the state directory */
@@ -59,9 +61,11 @@ static void usage(FILE *f)
 		"userspace]\n"
 		"                        [--log-level error|warn|info|debug] "
 		"[--wireguard-go PATH]\n"
+		"                        [--wireguard-go-memlimit SIZE|off]\n"
 		"                        [--engine-socket PATH] [--admin-socket PATH]\n"
 		"                        [--state-parent DIR] [--exec-root DIR] [--ports LOW-HIGH]\n"
-		"Environment: WG_BACKEND, LOG_LEVEL and WG_PORTS (the flags take precedence).\n"
+		"Environment: WG_BACKEND, LOG_LEVEL, WG_PORTS and WG_GO_MEMLIMIT (the flags take "
+		"precedence).\n"
 		"--state-parent and --exec-root are for the managed plugin only: they bind "
 		"DIR/" HOSTMOUNTS_STATE_NAME " on\n--state-dir and the engine's "
 		"exec-root/" HOSTMOUNTS_NETNS_NAME " on " NETNS_DOCKER_DIR
@@ -76,6 +80,7 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		{ "backend", required_argument, NULL, 'b' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "wireguard-go", required_argument, NULL, 'w' },
+		{ "wireguard-go-memlimit", required_argument, NULL, 'm' },
 		{ "engine-socket", required_argument, NULL, 'e' },
 		{ "admin-socket", required_argument, NULL, 'a' },
 		{ "state-parent", required_argument, NULL, 'p' },
@@ -95,6 +100,7 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		case 'b': cfg->backend = optarg; break;
 		case 'l': cfg->log_level = optarg; break;
 		case 'w': cfg->wireguard_go = optarg; break;
+		case 'm': cfg->wggo_memlimit = optarg; break;
 		case 'e': cfg->engine_socket = optarg; break;
 		case 'a': cfg->admin_socket = optarg; break;
 		case 'p': cfg->state_parent = optarg; break;
@@ -228,7 +234,8 @@ int main(int argc, char *argv[])
 	struct config cfg = { .backend = getenv("WG_BACKEND"),
 			      .log_level = getenv("LOG_LEVEL"),
 			      .ports = getenv("WG_PORTS"),
-			      .wireguard_go = "wireguard-go" };
+			      .wireguard_go = "wireguard-go",
+			      .wggo_memlimit = getenv("WG_GO_MEMLIMIT") };
 	struct wgd_config wc = { .sync_workers = WGD_SYNC_WORKERS };
 	const struct backend_ops *backend = NULL;
 	static char reason[512];
@@ -242,6 +249,7 @@ int main(int argc, char *argv[])
 	bool found;
 	struct http *http = NULL;
 	struct wgd d = { 0 };
+	uint64_t memlimit = 0;
 	sigset_t set;
 	int ret, loaded;
 
@@ -263,6 +271,15 @@ int main(int argc, char *argv[])
 	if (parse_ports(cfg.ports, &wc)) {
 		log_error("ports \"%s\" (WG_PORTS): expected LOW-HIGH, 1 <= LOW <= HIGH <= 65535",
 			  QUOTE(cfg.ports, 40));
+		return 2;
+	}
+	if (cfg.wggo_memlimit && *cfg.wggo_memlimit &&
+	    wggo_memlimit_parse(cfg.wggo_memlimit, &memlimit)) {
+		log_error(
+			"memory limit \"%s\" (WG_GO_MEMLIMIT): expected off or a size of at least "
+			"8MiB, bytes or with the unit B, KiB, MiB, GiB or TiB (GOMEMLIMIT's "
+			"syntax), e.g. 64MiB",
+			QUOTE(cfg.wggo_memlimit, 40));
 		return 2;
 	}
 	/* Signals go to sigwait() in main only, never to the server's or children's threads. */
@@ -302,6 +319,9 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	backend_userspace_set_program(cfg.wireguard_go);
+	backend_userspace_set_memlimit(cfg.wggo_memlimit);
+	if (memlimit)
+		log_info("wireguard-go memory limit %s (WG_GO_MEMLIMIT)", cfg.wggo_memlimit);
 	ret = kmod_choose_backend(mode, cfg.wireguard_go, &backend, reason, sizeof(reason));
 	if (ret) {
 		log_error("no usable WireGuard backend: %s", reason);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -655,6 +656,46 @@ int uapi_get(const char *ifname, struct wg_device *out)
 		err = uapi_transact(path, "get=1\n\n", uapi_timeout_ms, &reply);
 	if (!err)
 		err = uapi_parse_get_reply(reply.data, out);
+	uapi_buf_free(&reply);
+	return err;
+}
+
+int uapi_listen(const char *ifname, uid_t uid)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	err = uapi_socket_path(ifname, addr.sun_path, sizeof(addr.sun_path));
+	if (err)
+		return err;
+	/* wireguard-go's own mode: its tools list the directory. */
+	if (mkdir(uapi_dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(addr.sun_path);
+	/* The file's mode and owner before listen(): a connection never finds it wider, and a
+	 * change after wireguard-go watches it would make it exit. */
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || chmod(addr.sun_path, 0600) ||
+	    (uid && chown(addr.sun_path, uid, uid)) || listen(fd, SOMAXCONN)) {
+		err = -errno;
+		unlink(addr.sun_path);
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int uapi_wait_ready(const char *ifname, int timeout_ms)
+{
+	struct uapi_buf reply = { 0 };
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int err;
+
+	err = uapi_socket_path(ifname, path, sizeof(path));
+	if (!err)
+		err = uapi_transact(path, "get=1\n\n", timeout_ms, &reply);
 	uapi_buf_free(&reply);
 	return err;
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "wgdev.h"
 
@@ -54,6 +55,14 @@ int uapi_transact(const char *path, const char *request, int timeout_ms, struct 
 int uapi_set(const char *ifname, const struct uapi_buf *request);
 /* Reads IFNAME's device from its daemon into OUT (free with wgdev_clear even on error). */
 int uapi_get(const char *ifname, struct wg_device *out);
+/* Creates IFNAME's UAPI socket, listening, for a wireguard-go to serve (WG_UAPI_FD): mode 0600,
+ * owned by UID (that wireguard-go watches the file, which takes read access), replacing a stale
+ * file; the directory is made 0755 when missing. Returns the descriptor (close-on-exec) or
+ * -errno. */
+int uapi_listen(const char *ifname, uid_t uid);
+/* Asks IFNAME's daemon for its device and waits up to TIMEOUT_MS for the answer: 0 once it
+ * answers (a socket made by uapi_listen accepts connections before its daemon serves them). */
+int uapi_wait_ready(const char *ifname, int timeout_ms);
 /* true when IFNAME's UAPI socket accepts a connection. */
 bool uapi_socket_alive(const char *ifname);
 /* Writes IFNAME's UAPI socket path into PATH; -EINVAL for a bad name, -ENAMETOOLONG. */
