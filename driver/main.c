@@ -297,6 +297,10 @@ int main(int argc, char *argv[])
 	if (cfg.exec_root && hostmounts_netns(cfg.exec_root, NETNS_DOCKER_DIR, err))
 		log_error("%s", err);
 	if (cfg.state_parent) {
+		ret = wggo_open_plugin_root();
+		if (ret)
+			log_error("plugin root /: making it reachable to wireguard-go's users: %s",
+				  strerror(-ret));
 		ret = hostmounts_state(cfg.state_parent, cfg.state_dir, err);
 		if (ret) {
 			log_error("%s", err);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "wggo.h"
 
+#include "log.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,11 +25,33 @@
 /* Where the child keeps its copies before moving them to 3 and 4. */
 #define WGGO_FD_HIGH 10
 
+/* The steps of a child before exec, as its failure names them. */
+enum wggo_step { STEP_FDS, STEP_PGROUP, STEP_USER, STEP_INOTIFY, STEP_EXEC };
+
+static const char *const step_names[] = {
+	[STEP_FDS] = "setting up its descriptors",
+	[STEP_PGROUP] = "making its process group",
+	[STEP_USER] = "changing to its user and capabilities",
+	[STEP_INOTIFY] = "getting an inotify instance",
+	[STEP_EXEC] = "running the program",
+};
+
 /* What a child reports before exec; an exec that worked closes the pipe instead. */
 struct wggo_failure {
 	int err;
-	int inotify; /* the inotify check failed */
+	enum wggo_step step;
 };
+
+int wggo_open_plugin_root(void)
+{
+	struct stat st;
+
+	if (stat("/", &st))
+		return -errno;
+	if ((st.st_mode & 0055) == 0055)
+		return 0;
+	return chmod("/", (st.st_mode & 07777) | 0055) ? -errno : 0;
+}
 
 uid_t wggo_uid(const char *ifname)
 {
@@ -120,9 +145,9 @@ static int lift(int fd)
 	return fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, WGGO_FD_HIGH);
 }
 
-static void child_fail(int report, int err, bool inotify)
+static void child_fail(int report, int err, enum wggo_step step)
 {
-	struct wggo_failure f = { .err = err, .inotify = inotify };
+	struct wggo_failure f = { .err = err, .step = step };
 
 	if (write(report, &f, sizeof(f)) < 0)
 		_exit(126);
@@ -138,7 +163,7 @@ static void child_main(const struct wggo_start *s, const char *path, char *const
 
 	report = lift(report);
 	if (report < 0 || uapi < 0 || (s->tun_fd >= 0 && tun < 0))
-		child_fail(report, errno, false);
+		child_fail(report, errno, STEP_FDS);
 	/* The daemon ignores SIGPIPE, and exec keeps what is ignored. */
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
@@ -146,7 +171,7 @@ static void child_main(const struct wggo_start *s, const char *path, char *const
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* Its own process group: a ^C meant for a daemon run in a terminal must not kill links. */
 	if (setpgid(0, 0))
-		child_fail(report, errno, false);
+		child_fail(report, errno, STEP_PGROUP);
 	null = open("/dev/null", O_RDONLY);
 	if (null < 0 || dup2(null, STDIN_FILENO) < 0 || (tun >= 0 && dup2(tun, WGGO_TUN_FD) < 0) ||
 	    dup2(uapi, WGGO_UAPI_FD) < 0)
@@ -154,21 +179,21 @@ static void child_main(const struct wggo_start *s, const char *path, char *const
 	if (tun < 0)
 		close(WGGO_TUN_FD);
 	if (close_range(WGGO_UAPI_FD + 1, ~0u, CLOSE_RANGE_CLOEXEC))
-		child_fail(report, errno, false);
+		child_fail(report, errno, STEP_FDS);
 	if (s->uid) {
 		int err = drop_to_user(s->uid);
 
 		if (err)
-			child_fail(report, -err, false);
+			child_fail(report, -err, STEP_USER);
 		/* The instance wireguard-go would fail to get, asked for as its user: the
 		 * daemon can then name the limit instead of an exit status. */
 		fd = inotify_init1(IN_CLOEXEC);
 		if (fd < 0)
-			child_fail(report, errno, true);
+			child_fail(report, errno, STEP_INOTIFY);
 		close(fd);
 	}
 	execve(path, argv, envp);
-	child_fail(report, errno, false);
+	child_fail(report, errno, STEP_EXEC);
 }
 
 /* The environment is built from scratch: the driver's own LOG_LEVEL would otherwise reach
@@ -238,9 +263,12 @@ int wggo_spawn(const struct wggo_start *s, pid_t *pid)
 	while (waitpid(*pid, &status, 0) < 0 && errno == EINTR)
 		;
 	*pid = 0;
-	if (n != (ssize_t)sizeof(f) || f.err <= 0)
+	if (n != (ssize_t)sizeof(f) || f.err <= 0 || f.step > STEP_EXEC)
 		return -EIO;
-	return f.inotify && (f.err == EMFILE || f.err == ENOSPC) ? -EMFILE : -f.err;
+	if (f.step != STEP_EXEC || f.err != ENOENT)
+		log_warn("wireguard-go for %s (user %u): %s: %s", s->ifname, (unsigned)s->uid,
+			 step_names[f.step], strerror(f.err));
+	return f.step == STEP_INOTIFY && f.err == EMFILE ? -EMFILE : -f.err;
 }
 
 static long read_sysctl(const char *path)

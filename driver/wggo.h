@@ -33,6 +33,10 @@ struct wggo_start {
 	int uapi_fd;	      /* its listening UAPI socket (WG_UAPI_FD) */
 };
 
+/* In a managed plugin: lets wireguard-go's users reach the program and its libraries. The
+ * plugin's root is its rootfs directory, which the engine makes 0700 (Docker 20.10 and 26); it
+ * becomes 0755. Not for a daemon run on the host, whose / is the host's. */
+int wggo_open_plugin_root(void);
 /* The user the wireguard-go of link IFNAME runs as (0 when the daemon is not root). */
 uid_t wggo_uid(const char *ifname);
 /* Checks VALUE as a memory limit in GOMEMLIMIT's syntax (an integer of bytes with an optional

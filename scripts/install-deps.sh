@@ -5,7 +5,7 @@ set -eu
 pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libmnl-dev libsodium-dev
       wireguard-go wireguard-tools iproute2 bats busybox-static docker.io iperf3 tcpdump
       clang-format qemu-system-x86 cpio kmod curl jq docker-compose parallel
-      etcd-server etcd-client libcurl4-openssl-dev openssl
+      etcd-server etcd-client libcurl4-openssl-dev openssl ethtool
       clang libclang-rt-14-dev) # make fuzz: clang 14 and its libFuzzer (libclang_rt.fuzzer-x86_64.a)
 missing=()
 for p in "${pkgs[@]}"; do
