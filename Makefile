@@ -5,7 +5,8 @@
 #   make plugin          build/plugin/ (config.json + rootfs/), no registry needed
 #   make install         create and enable the managed plugin on $DOCKER_HOST
 #   make demo            two containers pinging over WireGuard, then clean up
-#   make bench           start-time and throughput ratios (not pass/fail)
+#   make bench           start time, throughput, memory and scale figures (not pass/fail)
+#   make bench-kernel    the kernel backend's scale run, in the qemu VM of test/vm
 #   make SANITIZE=1 ...  AddressSanitizer + UndefinedBehaviorSanitizer build in build/asan/
 #   make fuzz            every libFuzzer harness for FUZZ_SECONDS (test/fuzz/README.md)
 #   make fuzz-smoke      the seed corpus once, then every harness for FUZZ_SMOKE_SECONDS
@@ -119,6 +120,10 @@ demo: deps
 bench: deps
 	$(Q)bench/run
 
+# BENCH_SCALE endpoints (200) on the kernel backend through the daemon's API, in the VM.
+bench-kernel: deps all
+	$(Q)test/vm/run --mem 2048 bench/kernel-scale
+
 # Fuzzing: the harnesses of test/fuzz/ and the library they link, built with clang, libFuzzer,
 # ASan and UBSan in build/fuzz/ by a second make of this file (CFLAGS from the environment is
 # kept by its ?= and extended by its +=). FUZZ_JOBS harnesses run at once.
@@ -160,7 +165,7 @@ style:
 clean:
 	rm -rf build
 
-.PHONY: all unit unit-build deps test test-api test-docker test-kernel test-faults plugin install install-bin demo bench style clean
+.PHONY: all unit unit-build deps test test-api test-docker test-kernel test-faults plugin install install-bin demo bench bench-kernel style clean
 
 .PHONY: fuzz fuzz-build fuzz-corpus fuzz-smoke
 
