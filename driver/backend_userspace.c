@@ -157,7 +157,9 @@ static bool child_reaped(pid_t pid, int *status)
 }
 
 /* Reaps processes that died by themselves, so they neither linger as zombies nor get signalled
- * after their pid is reused. Only our own pids: the daemon may have other children. */
+ * after their pid is reused. Only our own pids: the daemon may have other children. A waitpid()
+ * per link: called where links are made, deleted, read or served anew, not on every change of
+ * peers, which a Join makes on every link. */
 static void children_reap(void)
 {
 	pthread_mutex_lock(&children_lock);
@@ -416,7 +418,6 @@ static int userspace_peers_apply(const struct wg_link_ref *link, const struct wg
 
 	if (!n_set && !n_remove)
 		return 0;
-	children_reap();
 	err = uapi_build_peers_apply(set, n_set, remove, n_remove, &request);
 	if (!err)
 		err = uapi_set(link->ifname, &request);
