@@ -14,6 +14,7 @@
 #include "peersync.h"
 #include "quote.h"
 #include "state.h"
+#include "udpport.h"
 #include "wgd.h"
 
 #include <errno.h>
@@ -253,9 +254,17 @@ static bool port_taken(const struct wgd *d, uint16_t port)
 	return false;
 }
 
+static bool port_taken_cb(uint16_t port, void *d)
+{
+	return port_taken(d, port);
+}
+
 /* The port EP's link is to listen on: one it had (a Join after a Leave keeps it), else one of the
- * daemon's range that no endpoint has, else 0 (the kernel picks one). AFTER is the port that was
- * just taken by someone else (0: none). -EADDRINUSE when the range is full. */
+ * daemon's range that no endpoint has, else 0 (the kernel picks one when the link binds, and the
+ * backend reads it back) or, for a backend whose link binds only once it is up (a kernel link is
+ * down until Docker brings it up in the sandbox: read back at once it is 0), a port free on the
+ * host now that no endpoint has. AFTER is the port that was just taken by someone else (0:
+ * none). -EADDRINUSE when the range is full. */
 static int choose_port(struct endpoint *ep, uint16_t after, char *err)
 {
 	const struct wgd *d = ep->net->d;
@@ -264,6 +273,10 @@ static int choose_port(struct endpoint *ep, uint16_t after, char *err)
 	if (ep->listen_port && !after)
 		return 0;
 	ep->listen_port = 0;
+	if (!d->port_min && ep->backend->binds_when_up &&
+	    udpport_pick(port_taken_cb, (void *)d, &ep->listen_port))
+		return errmsg_set(err, -EADDRINUSE, "endpoint %.12s: no free UDP port on the host",
+				  ep->id);
 	if (!d->port_min)
 		return 0;
 	span = (unsigned)d->port_max - d->port_min + 1;

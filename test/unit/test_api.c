@@ -684,12 +684,14 @@ UNIT_TEST(test_no_secret_in_answers)
  * tell which backend served which link; its probe fails while other_missing is set. */
 static struct backend_ops other;
 static int other_creates, other_peer_sets;
+static uint16_t other_created_port;
 static char other_peer_link[IFNAMSIZ];
 static bool other_missing;
 
 static int other_link_create(const struct wg_device *dev, uint16_t *port)
 {
 	other_creates++;
+	other_created_port = dev->listen_port;
 	return fake_backend.link_create(dev, port);
 }
 
@@ -727,6 +729,7 @@ static void setup_other(void)
 	other.link_create = other_link_create;
 	other.peer_set = other_peer_set;
 	other.peers_apply = other_peers_apply;
+	other.binds_when_up = false;
 	other_creates = other_peer_sets = 0;
 	other_missing = false;
 	CHECK_EQ_INT(backends_add(&td.d.backends, &other, other_probe), 0);
@@ -763,6 +766,30 @@ UNIT_TEST(test_backend_options)
 	CHECK_EQ_INT(load(), 1);
 	CHECK(network_find(&td.d, NID)->opts.backend == &other);
 	CHECK(ep_of(NID, EID_A)->backend == &other);
+	teardown();
+}
+
+/* A backend whose links bind their port only once up (the kernel's) cannot read back a port the
+ * kernel would pick: without WG_PORTS the daemon chooses a free one, and the peers get it. */
+UNIT_TEST(test_port_chosen_for_links_that_bind_when_up)
+{
+	struct wg_peer *p;
+
+	setup();
+	setup_other();
+	other.binds_when_up = true;
+	CHECK(create_network(NID, "{\"wg.backend\":\"other\"}"));
+	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", ""));
+	CHECK(create_endpoint(NID, EID_B, "10.7.0.3/24", ""));
+	json_decref(join(NID, EID_A));
+	CHECK(other_created_port != 0);
+	CHECK_EQ_INT(ep_of(NID, EID_A)->listen_port, other_created_port);
+	json_decref(join(NID, EID_B));
+	CHECK(other_created_port != 0 && other_created_port != ep_of(NID, EID_A)->listen_port);
+	p = fake_peer_find(fake_link_find(ep_of(NID, EID_B)->ifname),
+			   ep_of(NID, EID_A)->public_key);
+	CHECK(p && ntohs(p->endpoint.addr4.sin_port) == ep_of(NID, EID_A)->listen_port);
+	other.binds_when_up = false;
 	teardown();
 }
 
@@ -844,4 +871,5 @@ UNIT_MAIN("api", UNIT_CASE(test_handshake_calls), UNIT_CASE(test_errors_quote_us
 	  UNIT_CASE(test_peers_that_cannot_be_told_now_are_told_later),
 	  UNIT_CASE(test_delete_leaves_nothing), UNIT_CASE(test_state_survives_restart),
 	  UNIT_CASE(test_corrupt_state_file_is_skipped), UNIT_CASE(test_no_secret_in_answers),
-	  UNIT_CASE(test_backend_options), UNIT_CASE(test_mixed_backends))
+	  UNIT_CASE(test_backend_options), UNIT_CASE(test_port_chosen_for_links_that_bind_when_up),
+	  UNIT_CASE(test_mixed_backends))
