@@ -27,9 +27,6 @@ struct wg_link_ref {
 
 struct backend_ops {
 	const char *name; /* "kernel" or "userspace" */
-	/* A link binds its UDP port only once it is up, so link_create with port 0 cannot tell
-	 * which port it will have: the daemon chooses one. */
-	bool binds_when_up;
 	/* Creates link DEV->name in the host netns with DEV's key, port, MTU and peers; with port 0
 	 * the kernel picks one. *PORT gets the port the link listens on. Borrows DEV. On failure
 	 * nothing is left behind: -EEXIST if a link of that name exists, -EADDRINUSE if the port

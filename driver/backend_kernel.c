@@ -278,7 +278,6 @@ static bool kernel_link_exists(const struct wg_link_ref *link)
 
 const struct backend_ops backend_kernel = {
 	.name = "kernel",
-	.binds_when_up = true,
 	.link_create = kernel_link_create,
 	.link_delete = kernel_link_delete,
 	.peer_set = kernel_peer_set,

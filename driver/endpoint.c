@@ -260,11 +260,11 @@ static bool port_taken_cb(uint16_t port, void *d)
 }
 
 /* The port EP's link is to listen on: one it had (a Join after a Leave keeps it), else one of the
- * daemon's range that no endpoint has, else 0 (the kernel picks one when the link binds, and the
- * backend reads it back) or, for a backend whose link binds only once it is up (a kernel link is
- * down until Docker brings it up in the sandbox: read back at once it is 0), a port free on the
- * host now that no endpoint has. AFTER is the port that was just taken by someone else (0:
- * none). -EADDRINUSE when the range is full. */
+ * daemon's range that no endpoint has, else one free on the host now that no endpoint has. Never
+ * 0 for the backend to pick: a kernel link binds its port only once it is up, which Docker does
+ * later in the sandbox, and wireguard-go only once it has seen its TUN up, so a port read back
+ * at creation is 0, or not yet the one it will have. AFTER is the port that was just taken by
+ * someone else (0: none). -EADDRINUSE when the range is full. */
 static int choose_port(struct endpoint *ep, uint16_t after, char *err)
 {
 	const struct wgd *d = ep->net->d;
@@ -273,8 +273,7 @@ static int choose_port(struct endpoint *ep, uint16_t after, char *err)
 	if (ep->listen_port && !after)
 		return 0;
 	ep->listen_port = 0;
-	if (!d->port_min && ep->backend->binds_when_up &&
-	    udpport_pick(port_taken_cb, (void *)d, &ep->listen_port))
+	if (!d->port_min && udpport_pick(port_taken_cb, (void *)d, &ep->listen_port))
 		return errmsg_set(err, -EADDRINUSE, "endpoint %.12s: no free UDP port on the host",
 				  ep->id);
 	if (!d->port_min)
