@@ -153,6 +153,8 @@ scale_report()
 	printf '               bridge baseline (as many, interleaved): %s\n' "${br[*]}"
 	printf '               last / first decile %s (target <= 1.5); bridge %s\n' \
 		"$(ratio "$last" "$first")" "$(ratio "${br[9]}" "${br[0]}")"
+	printf '               wireguard / bridge by decile: %s\n' "$(for ((d = 0; d < 10; d++)); do
+		ratio "${dec[d]}" "${br[d]}"; done | paste -sd' ')"
 	printf '               reachable from the first: median %s ms, max %s ms of %d samples (target <= 1000)\n' \
 		"$(median "${SC_REACH[@]}")" "$(printf '%s\n' "${SC_REACH[@]}" | sort -n | tail -n 1)" \
 		"${#SC_REACH[@]}"
