@@ -296,7 +296,10 @@ static uint16_t program_tun_flags(void)
 
 	pthread_mutex_lock(&lock);
 	if (!flags) {
-		err = probe_tun_flags(&flags);
+		/* A try can meet its TUN held by another thread's child that has not exec'd yet. */
+		for (int tries = 0; tries < 3; tries++)
+			if (!(err = probe_tun_flags(&flags)))
+				break;
 		if (err) {
 			log_warn("%s: cannot learn its TUN flags (%s): its links get no offloads",
 				 program, strerror(-err));
@@ -310,23 +313,29 @@ static uint16_t program_tun_flags(void)
 	return flags;
 }
 
-/* Starts the wireguard-go of the new TUN IFNAME: under its own user on a descriptor attached
- * here, or (a daemon that is not root) as the daemon, opening it by name. */
-static int child_spawn_new(const char *ifname, pid_t *pid)
+/* Creates the persistent TUN IFNAME and starts its wireguard-go: under the link's own user on the
+ * descriptor the TUN was created with (with the program's own flags: attaching anew after a
+ * close could find a copy in another thread's child, not yet exec'd), or, for a daemon that is
+ * not root, as the daemon, opening it by name. Nothing is left on failure. */
+static int link_start(const char *ifname, pid_t *pid)
 {
-	struct tun_link tun = { .flags = 0 };
 	uid_t uid = wggo_uid(ifname);
 	int tun_fd, err;
 
-	if (!uid)
-		return child_spawn(ifname, -1, 0, pid);
-	snprintf(tun.name, sizeof(tun.name), "%s", ifname);
-	tun.flags = program_tun_flags();
-	tun_fd = tun_attach(NULL, &tun);
-	if (tun_fd < 0)
-		return tun_fd;
-	err = child_spawn(ifname, tun_fd, uid, pid);
-	close(tun_fd);
+	if (uid) {
+		tun_fd = tun_create_attached(ifname, program_tun_flags());
+		if (tun_fd < 0)
+			return tun_fd;
+		err = child_spawn(ifname, tun_fd, uid, pid);
+		close(tun_fd);
+	} else {
+		err = tun_create(ifname);
+		if (err)
+			return err;
+		err = child_spawn(ifname, -1, 0, pid);
+	}
+	if (err)
+		rtnl_link_delete(ifname);
 	return err;
 }
 
@@ -352,16 +361,13 @@ static int userspace_link_create(const struct wg_device *dev, uint16_t *port)
 	err = uapi_build_device_set(dev, &request);
 	if (err)
 		goto err_release;
-	err = tun_create(dev->name);
+	err = link_start(dev->name, &pid);
 	if (err)
 		goto err_release;
-	err = child_spawn_new(dev->name, &pid);
-	if (err)
-		goto err_delete_link;
 	err = child_wait_socket(dev->name, &pid);
 	if (!err)
 		err = uapi_set(dev->name, &request);
-	/* With port 0 wireguard-go picked one when it bound: read it back. */
+	/* The port it was given (0 only in a test: wireguard-go binds once up). */
 	if (!err)
 		err = uapi_get(dev->name, &now);
 	if (!err && dev->mtu)
@@ -379,7 +385,6 @@ err_stop_child:
 	if (pid)
 		child_stop(dev->name, pid);
 	unlink(path);
-err_delete_link:
 	rtnl_link_delete(dev->name);
 err_release:
 	uapi_buf_free(&request);
