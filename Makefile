@@ -6,8 +6,9 @@
 #   make install         create and enable the managed plugin on $DOCKER_HOST
 #   make push REGISTRY=HOST:PORT   push the plugin to a registry, as HOST:PORT/wireguard:latest
 #   make demo            two containers pinging over WireGuard, then clean up
-#   make bench           start-time and throughput ratios, then bench-cluster (not pass/fail)
+#   make bench           start time, throughput, memory and scale, then bench-cluster (not pass/fail)
 #   make bench-cluster   convergence, full mesh and throughput across three simulated hosts
+#   make bench-kernel    the kernel backend's scale run, in the qemu VM of test/vm
 #   make SANITIZE=1 ...  AddressSanitizer + UndefinedBehaviorSanitizer build in build/asan/
 #   make fuzz            every libFuzzer harness for FUZZ_SECONDS (test/fuzz/README.md)
 #   make fuzz-smoke      the seed corpus once, then every harness for FUZZ_SMOKE_SECONDS
@@ -152,6 +153,10 @@ bench: deps
 bench-cluster: deps
 	$(Q)bench/cluster
 
+# BENCH_SCALE endpoints (200) on the kernel backend through the daemon's API, in the VM.
+bench-kernel: deps all
+	$(Q)test/vm/run --mem 2048 bench/kernel-scale
+
 # Fuzzing: the harnesses of test/fuzz/ and the library they link, built with clang, libFuzzer,
 # ASan and UBSan in build/fuzz/ by a second make of this file (CFLAGS from the environment is
 # kept by its ?= and extended by its +=). FUZZ_JOBS harnesses run at once.
@@ -195,7 +200,7 @@ style:
 clean:
 	rm -rf build
 
-.PHONY: all unit unit-build deps test test-api test-docker test-kernel test-faults plugin install push install-bin demo bench bench-cluster style clean FORCE
+.PHONY: all unit unit-build deps test test-api test-docker test-kernel test-faults plugin install push install-bin demo bench bench-cluster bench-kernel style clean FORCE
 
 .PHONY: fuzz fuzz-build fuzz-corpus fuzz-smoke
 

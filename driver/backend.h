@@ -58,6 +58,10 @@ struct backend_ops {
 	 * when a link needs nothing to be served (link_exists tells). Borrows DEV. */
 	int (*link_restore)(const struct wg_link_ref *link, const struct wg_device *dev,
 			    bool *restarted);
+	/* When ERR, from link_create or link_restore of IFNAME, means a limit of the host was
+	 * reached: writes into BUF which one and the command that raises it, and returns true.
+	 * NULL when the backend knows of none. */
+	bool (*limit_explain)(const char *ifname, int err, char *buf, size_t len);
 };
 
 extern const struct backend_ops backend_kernel;
@@ -67,6 +71,10 @@ extern const struct backend_ops backend_userspace;
  * default). Borrows PATH for the life of the process: like the processes it starts, the program
  * is the process's, not one daemon's. */
 void backend_userspace_set_program(const char *path);
+/* Sets the memory limit of every wireguard-go the userspace backend starts from now on (their
+ * GOMEMLIMIT, checked by wggo_memlimit_parse; NULL or "": none). Borrows VALUE like the
+ * program's path. */
+void backend_userspace_set_memlimit(const char *value);
 /* The wireguard-go program the userspace backend runs. */
 const char *backend_userspace_program(void);
 /* Forgets the wireguard-go processes the userspace backend started without stopping them: their

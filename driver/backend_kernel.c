@@ -224,47 +224,38 @@ static int kernel_peer_remove(const struct wg_link_ref *link, const uint8_t publ
 	return link_apply(link, op_peer_change, &change);
 }
 
-struct peers_change {
-	const struct wg_peer *set;
-	size_t n_set;
-	struct wg_peer *remove; /* only the public keys */
-	size_t n_remove;
-};
-
-/* The peers to remove in one WG_CMD_SET_DEVICE, then the ones to set in another: the kernel takes
- * one set of peer flags per request. */
+/* One WG_CMD_SET_DEVICE for the whole batch (split over messages by genl_wg_set_device): the
+ * removals first, then the peers to set, in one peers list with flags of their own. */
 static int op_peers_apply(struct genl_wg *wg, const char *ifname, void *arg)
 {
-	const struct peers_change *c = arg;
-	struct genl_wg_set set = { .ifname = ifname,
-				   .peers = c->set,
-				   .n_peers = c->n_set,
-				   .peer_flags = WGPEER_F_REPLACE_ALLOWEDIPS };
-	struct genl_wg_set remove = { .ifname = ifname,
-				      .peers = c->remove,
-				      .n_peers = c->n_remove,
-				      .peer_flags = WGPEER_F_REMOVE_ME };
-	int ret = 0;
+	struct genl_wg_set set = *(const struct genl_wg_set *)arg;
 
-	if (c->n_remove)
-		ret = genl_wg_set_device(wg, &remove);
-	if (!ret && c->n_set)
-		ret = genl_wg_set_device(wg, &set);
-	return ret;
+	set.ifname = ifname;
+	return genl_wg_set_device(wg, &set);
 }
 
 static int kernel_peers_apply(const struct wg_link_ref *link, const struct wg_peer *set,
 			      size_t n_set, const uint8_t (*remove)[WG_KEY_LEN], size_t n_remove)
 {
-	struct peers_change change = { .set = set, .n_set = n_set, .n_remove = n_remove };
+	struct genl_wg_set change = { .n_peers = n_remove + n_set,
+				      .n_remove = n_remove,
+				      .peer_flags = WGPEER_F_REPLACE_ALLOWEDIPS };
+	struct wg_peer *peers;
 	int ret;
 
-	if (n_remove && !(change.remove = calloc(n_remove, sizeof(*change.remove))))
+	if (!change.n_peers)
+		return 0;
+	peers = calloc(change.n_peers, sizeof(*peers));
+	if (!peers)
 		return -ENOMEM;
 	for (size_t i = 0; i < n_remove; i++)
-		memcpy(change.remove[i].public_key, remove[i], WG_KEY_LEN);
-	ret = n_set || n_remove ? link_apply(link, op_peers_apply, &change) : 0;
-	free(change.remove);
+		memcpy(peers[i].public_key, remove[i], WG_KEY_LEN);
+	if (n_set)
+		memcpy(&peers[n_remove], set, n_set * sizeof(*set));
+	change.peers = peers;
+	ret = link_apply(link, op_peers_apply, &change);
+	sodium_memzero(peers, change.n_peers * sizeof(*peers));
+	free(peers);
 	return ret;
 }
 

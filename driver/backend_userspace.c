@@ -11,9 +11,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_tun.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,12 +26,15 @@
 #include "rtnl.h"
 #include "tun.h"
 #include "uapi.h"
+#include "wggo.h"
 
 #define USERSPACE_START_TIMEOUT_MS 5000
 #define USERSPACE_STOP_TIMEOUT_MS  3000
 #define USERSPACE_KILL_TIMEOUT_MS  2000
 #define USERSPACE_POLL_MS	   10
-#define USERSPACE_DEFAULT_PATH	   "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+/* A wireguard-go answers its first request within this, or is asked again. */
+#define USERSPACE_READY_POLL_MS 100
+#define USERSPACE_DEFAULT_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* A wireguard-go we started; pid 0 while link_create is still bringing it up. */
 struct userspace_child {
@@ -40,6 +43,7 @@ struct userspace_child {
 };
 
 static const char *program = "wireguard-go";
+static const char *memlimit;
 static pthread_mutex_t children_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct userspace_child *children;
 static size_t n_children, cap_children;
@@ -47,6 +51,11 @@ static size_t n_children, cap_children;
 void backend_userspace_set_program(const char *path)
 {
 	program = path;
+}
+
+void backend_userspace_set_memlimit(const char *value)
+{
+	memlimit = value;
 }
 
 const char *backend_userspace_program(void)
@@ -148,7 +157,9 @@ static bool child_reaped(pid_t pid, int *status)
 }
 
 /* Reaps processes that died by themselves, so they neither linger as zombies nor get signalled
- * after their pid is reused. Only our own pids: the daemon may have other children. */
+ * after their pid is reused. Only our own pids: the daemon may have other children. A waitpid()
+ * per link: called where links are made, deleted, read or served anew, not on every change of
+ * peers, which a Join makes on every link. */
 static void children_reap(void)
 {
 	pthread_mutex_lock(&children_lock);
@@ -189,67 +200,49 @@ static void child_stop(const char *ifname, pid_t pid)
 		log_error("wireguard-go for %s (pid %d) survived SIGKILL", ifname, (int)pid);
 }
 
-/* The environment is built from scratch: the driver's own LOG_LEVEL would otherwise reach
- * wireguard-go, which reads a variable of that name. WG_PROCESS_FOREGROUND also silences its
- * "kernel has WireGuard" banner. With TUN_FD >= 0 the child serves that attached TUN (as its
- * descriptor 3, WG_TUN_FD) instead of opening IFNAME itself. */
-static int child_spawn(const char *ifname, int tun_fd, pid_t *pid)
+/* Starts a wireguard-go for IFNAME as user UID on a UAPI socket made for it; with TUN_FD >= 0 it
+ * serves that attached TUN instead of opening IFNAME itself. */
+static int child_spawn(const char *ifname, int tun_fd, uid_t uid, pid_t *pid)
 {
-	const char *path = getenv("PATH");
-	char *argv[] = { (char *)program, "-f", (char *)ifname, NULL };
-	char *envp[] = { "WG_PROCESS_FOREGROUND=1", "LOG_LEVEL=error", NULL,
-			 tun_fd >= 0 ? "WG_TUN_FD=3" : NULL, NULL };
-	posix_spawn_file_actions_t actions;
-	posix_spawnattr_t attr;
-	sigset_t all, none;
+	struct wggo_start start = { .program = program,
+				    .ifname = ifname,
+				    .memlimit = memlimit,
+				    .uid = uid,
+				    .tun_fd = tun_fd };
 	int err;
 
-	if (asprintf(&envp[2], "PATH=%s", path ? path : USERSPACE_DEFAULT_PATH) < 0)
-		return -ENOMEM;
-	err = posix_spawn_file_actions_init(&actions);
-	if (err)
-		goto err_free_env;
-	err = posix_spawnattr_init(&attr);
-	if (err)
-		goto err_destroy_actions;
-	sigfillset(&all);
-	sigemptyset(&none);
-	err = posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	/* dup2 onto itself (TUN_FD already 3) clears O_CLOEXEC too, as POSIX now requires. */
-	if (!err && tun_fd >= 0)
-		err = posix_spawn_file_actions_adddup2(&actions, tun_fd, STDERR_FILENO + 1);
-	if (!err)
-		err = posix_spawn_file_actions_addclosefrom_np(&actions,
-							       STDERR_FILENO + 1 + (tun_fd >= 0));
-	if (!err)
-		err = posix_spawnattr_setsigmask(&attr, &none);
-	if (!err)
-		err = posix_spawnattr_setsigdefault(&attr, &all);
-	/* Own process group: a ^C meant for a driver run in a terminal must not kill the links. */
-	if (!err)
-		err = posix_spawnattr_setpgroup(&attr, 0);
-	if (!err)
-		err = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
-							      POSIX_SPAWN_SETSIGDEF |
-							      POSIX_SPAWN_SETPGROUP);
-	if (!err)
-		err = posix_spawnp(pid, program, &actions, &attr, argv, envp);
-	posix_spawnattr_destroy(&attr);
-err_destroy_actions:
-	posix_spawn_file_actions_destroy(&actions);
-err_free_env:
-	free(envp[2]);
-	return -err;
+	start.uapi_fd = uapi_listen(ifname, start.uid);
+	if (start.uapi_fd < 0)
+		return start.uapi_fd;
+	err = wggo_spawn(&start, pid);
+	/* The child holds the socket now: it dies with the child. */
+	close(start.uapi_fd);
+	if (err) {
+		char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+		if (!uapi_socket_path(ifname, path, sizeof(path)))
+			unlink(path);
+	}
+	return err;
 }
 
-/* Waits until the new daemon's UAPI socket accepts connections. Sets *PID to 0 when the child
- * exited (and was reaped) instead. */
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until the new daemon answers on its UAPI socket. Sets *PID to 0 when the child exited
+ * (and was reaped) instead. */
 static int child_wait_socket(const char *ifname, pid_t *pid)
 {
+	int64_t deadline = now_ms() + USERSPACE_START_TIMEOUT_MS;
 	int status = 0;
 
-	for (int waited = 0; waited < USERSPACE_START_TIMEOUT_MS; waited += USERSPACE_POLL_MS) {
-		if (uapi_socket_alive(ifname))
+	do {
+		if (!uapi_wait_ready(ifname, USERSPACE_READY_POLL_MS))
 			return 0;
 		if (child_reaped(*pid, &status)) {
 			log_warn("wireguard-go for %s exited during start, status 0x%x", ifname,
@@ -257,9 +250,93 @@ static int child_wait_socket(const char *ifname, pid_t *pid)
 			*pid = 0;
 			return -EIO;
 		}
+		/* A refused connection comes back at once. */
 		sleep_ms(USERSPACE_POLL_MS);
-	}
+	} while (now_ms() < deadline);
 	return -ETIMEDOUT;
+}
+
+/* Starts, as root, a wireguard-go that opens a TUN of its own, and reads the flags it attached
+ * with. */
+static int probe_tun_flags(uint16_t *flags)
+{
+	char name[IFNAMSIZ], path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct tun_link tun;
+	pid_t pid = 0;
+	int err;
+
+	snprintf(name, sizeof(name), "wgprobe%x", (unsigned)getpid() & 0xfffffffu);
+	err = uapi_socket_path(name, path, sizeof(path));
+	if (!err)
+		err = tun_create(name);
+	if (err)
+		return err;
+	err = child_spawn(name, -1, 0, &pid);
+	if (!err)
+		err = child_wait_socket(name, &pid);
+	if (!err)
+		err = tun_find(NULL, name, &tun);
+	if (!err)
+		*flags = tun.flags;
+	if (pid)
+		child_stop(name, pid);
+	unlink(path);
+	rtnl_link_delete(name);
+	return err;
+}
+
+/* The TUN flags of the program (IFF_VNET_HDR when it has offloads), learnt once. A wireguard-go
+ * under a user of its own cannot open /dev/net/tun (root's alone on many hosts): the daemon
+ * attaches each new link's TUN for it, with the flags the program would have chosen. */
+static uint16_t program_tun_flags(void)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static uint16_t flags;
+	int err;
+
+	pthread_mutex_lock(&lock);
+	if (!flags) {
+		/* A try can meet its TUN held by another thread's child that has not exec'd yet. */
+		for (int tries = 0; tries < 3; tries++)
+			if (!(err = probe_tun_flags(&flags)))
+				break;
+		if (err) {
+			log_warn("%s: cannot learn its TUN flags (%s): its links get no offloads",
+				 program, strerror(-err));
+			flags = IFF_TUN | IFF_NO_PI;
+		} else {
+			log_info("%s attaches its TUN %s offloads", program,
+				 flags & IFF_VNET_HDR ? "with" : "without");
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return flags;
+}
+
+/* Creates the persistent TUN IFNAME and starts its wireguard-go: under the link's own user on the
+ * descriptor the TUN was created with (with the program's own flags: attaching anew after a
+ * close could find a copy in another thread's child, not yet exec'd), or, for a daemon that is
+ * not root, as the daemon, opening it by name. Nothing is left on failure. */
+static int link_start(const char *ifname, pid_t *pid)
+{
+	uid_t uid = wggo_uid(ifname);
+	int tun_fd, err;
+
+	if (uid) {
+		tun_fd = tun_create_attached(ifname, program_tun_flags());
+		if (tun_fd < 0)
+			return tun_fd;
+		err = child_spawn(ifname, tun_fd, uid, pid);
+		close(tun_fd);
+	} else {
+		err = tun_create(ifname);
+		if (err)
+			return err;
+		err = child_spawn(ifname, -1, 0, pid);
+	}
+	if (err)
+		rtnl_link_delete(ifname);
+	return err;
 }
 
 static int userspace_link_create(const struct wg_device *dev, uint16_t *port)
@@ -284,20 +361,13 @@ static int userspace_link_create(const struct wg_device *dev, uint16_t *port)
 	err = uapi_build_device_set(dev, &request);
 	if (err)
 		goto err_release;
-	err = tun_create(dev->name);
+	err = link_start(dev->name, &pid);
 	if (err)
 		goto err_release;
-	/* A socket file that refuses connections is stale; remove it so the wait below sees only
-	 * the socket of the process we start. */
-	unlink(path);
-	/* wireguard-go attaches to the persistent TUN by name, with its own flags. */
-	err = child_spawn(dev->name, -1, &pid);
-	if (err)
-		goto err_delete_link;
 	err = child_wait_socket(dev->name, &pid);
 	if (!err)
 		err = uapi_set(dev->name, &request);
-	/* With port 0 wireguard-go picked one when it bound: read it back. */
+	/* The port it was given (0 only in a test: wireguard-go binds once up). */
 	if (!err)
 		err = uapi_get(dev->name, &now);
 	if (!err && dev->mtu)
@@ -315,7 +385,6 @@ err_stop_child:
 	if (pid)
 		child_stop(dev->name, pid);
 	unlink(path);
-err_delete_link:
 	rtnl_link_delete(dev->name);
 err_release:
 	uapi_buf_free(&request);
@@ -346,43 +415,30 @@ static int userspace_link_delete(const char *ifname)
 	return err;
 }
 
-static int userspace_peer_set(const struct wg_link_ref *link, const struct wg_peer *peer)
+static int userspace_peers_apply(const struct wg_link_ref *link, const struct wg_peer *set,
+				 size_t n_set, const uint8_t (*remove)[WG_KEY_LEN], size_t n_remove)
 {
 	struct uapi_buf request = { 0 };
 	int err;
 
-	children_reap();
-	err = uapi_build_peer_set(peer, &request);
+	if (!n_set && !n_remove)
+		return 0;
+	err = uapi_build_peers_apply(set, n_set, remove, n_remove, &request);
 	if (!err)
 		err = uapi_set(link->ifname, &request);
 	uapi_buf_free(&request);
 	return err;
+}
+
+static int userspace_peer_set(const struct wg_link_ref *link, const struct wg_peer *peer)
+{
+	return userspace_peers_apply(link, peer, 1, NULL, 0);
 }
 
 static int userspace_peer_remove(const struct wg_link_ref *link,
 				 const uint8_t public_key[WG_KEY_LEN])
 {
-	struct uapi_buf request = { 0 };
-	int err;
-
-	children_reap();
-	err = uapi_build_peer_remove(public_key, &request);
-	if (!err)
-		err = uapi_set(link->ifname, &request);
-	uapi_buf_free(&request);
-	return err;
-}
-
-static int userspace_peers_apply(const struct wg_link_ref *link, const struct wg_peer *set,
-				 size_t n_set, const uint8_t (*remove)[WG_KEY_LEN], size_t n_remove)
-{
-	int err = 0;
-
-	for (size_t i = 0; !err && i < n_remove; i++)
-		err = userspace_peer_remove(link, remove[i]);
-	for (size_t i = 0; !err && i < n_set; i++)
-		err = userspace_peer_set(link, &set[i]);
-	return err;
+	return userspace_peers_apply(link, NULL, 0, (const uint8_t(*)[WG_KEY_LEN])public_key, 1);
 }
 
 static int userspace_device_set(const struct wg_link_ref *link, const struct wg_device *dev)
@@ -465,8 +521,7 @@ static int serve(const struct wg_link_ref *link, int tun_fd, const struct wg_dev
 	err = uapi_socket_path(link->ifname, path, sizeof(path));
 	if (err)
 		return err;
-	unlink(path);
-	err = child_spawn(link->ifname, tun_fd, pid);
+	err = child_spawn(link->ifname, tun_fd, wggo_uid(link->ifname), pid);
 	if (!err)
 		err = child_wait_socket(link->ifname, pid);
 	/* The first answer on the socket also means the child has looked its TUN up by name. */
@@ -545,6 +600,11 @@ static int userspace_link_restore(const struct wg_link_ref *link, const struct w
 	return reattach(link, dev, restarted);
 }
 
+static bool userspace_limit_explain(const char *ifname, int err, char *buf, size_t len)
+{
+	return wggo_limit_explain(err, wggo_uid(ifname), buf, len);
+}
+
 void backend_userspace_finalise(void)
 {
 	pthread_mutex_lock(&children_lock);
@@ -566,4 +626,5 @@ const struct backend_ops backend_userspace = {
 	.link_exists = userspace_link_exists,
 	.device_set = userspace_device_set,
 	.link_restore = userspace_link_restore,
+	.limit_explain = userspace_limit_explain,
 };

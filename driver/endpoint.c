@@ -14,6 +14,7 @@
 #include "peersync.h"
 #include "quote.h"
 #include "state.h"
+#include "udpport.h"
 #include "wgd.h"
 
 #include <errno.h>
@@ -265,9 +266,17 @@ static bool port_taken(const struct wgd *d, uint16_t port)
 	return false;
 }
 
+static bool port_taken_cb(uint16_t port, void *d)
+{
+	return port_taken(d, port);
+}
+
 /* The port EP's link is to listen on: one it had (a Join after a Leave keeps it), else one of the
- * daemon's range that no endpoint has, else 0 (the kernel picks one). AFTER is the port that was
- * just taken by someone else (0: none). -EADDRINUSE when the range is full. */
+ * daemon's range that no endpoint has, else one free on the host now that no endpoint has. Never
+ * 0 for the backend to pick: a kernel link binds its port only once it is up, which Docker does
+ * later in the sandbox, and wireguard-go only once it has seen its TUN up, so a port read back
+ * at creation is 0, or not yet the one it will have. AFTER is the port that was just taken by
+ * someone else (0: none). -EADDRINUSE when the range is full. */
 static int choose_port(struct endpoint *ep, uint16_t after, char *err)
 {
 	const struct wgd *d = ep->net->d;
@@ -276,6 +285,9 @@ static int choose_port(struct endpoint *ep, uint16_t after, char *err)
 	if (ep->listen_port && !after)
 		return 0;
 	ep->listen_port = 0;
+	if (!d->port_min && udpport_pick(port_taken_cb, (void *)d, &ep->listen_port))
+		return errmsg_set(err, -EADDRINUSE, "endpoint %.12s: no free UDP port on the host",
+				  ep->id);
 	if (!d->port_min)
 		return 0;
 	span = (unsigned)d->port_max - d->port_min + 1;
@@ -358,6 +370,7 @@ static int join_begin(struct endpoint *ep, struct wg_device *dev, char *err)
 static int make_link(struct wgd *d, struct endpoint *ep, struct wg_device *dev, char *err)
 {
 	const struct backend_ops *backend = ep->backend;
+	char why[ERRMSG_LEN / 2];
 	uint16_t port = 0;
 	int ret = 0;
 
@@ -373,6 +386,10 @@ static int make_link(struct wgd *d, struct endpoint *ep, struct wg_device *dev, 
 		if (ret)
 			return ret;
 	}
+	if (ret && backend->limit_explain &&
+	    backend->limit_explain(ep->ifname, ret, why, sizeof(why)))
+		return errmsg_set(err, ret, "endpoint %.12s: creating %s link %s: %s", ep->id,
+				  backend->name, ep->ifname, why);
 	if (ret)
 		return errmsg_set(err, ret, "endpoint %.12s: creating %s link %s (port %u): %s",
 				  ep->id, backend->name, ep->ifname, dev->listen_port,

@@ -94,12 +94,12 @@ static bool put_endpoint(struct nlmsghdr *nlh, size_t buflen, const struct wg_pe
 
 /* The attributes of a peer's first fragment only: repeating them would, for
  * REPLACE_ALLOWEDIPS, drop the allowed IPs the earlier fragments added. */
-static bool put_peer_head(struct nlmsghdr *nlh, size_t buflen, const struct genl_wg_set *set,
+static bool put_peer_head(struct nlmsghdr *nlh, size_t buflen, uint32_t flags,
 			  const struct wg_peer *peer)
 {
 	static const uint8_t no_key[WG_KEY_LEN];
 
-	if (set->peer_flags & WGPEER_F_REMOVE_ME)
+	if (flags & WGPEER_F_REMOVE_ME)
 		return true;
 	if (!mnl_attr_put_check(nlh, buflen, WGPEER_A_PRESHARED_KEY, WG_KEY_LEN,
 				peer->has_preshared_key ? peer->preshared_key : no_key))
@@ -132,7 +132,7 @@ static bool put_peer(struct nlmsghdr *nlh, size_t buflen, struct genl_wg_set *se
 		     struct set_nests *nests)
 {
 	const struct wg_peer *peer = &set->peers[set->next_peer];
-	uint32_t flags = set->peer_flags;
+	uint32_t flags = set->next_peer < set->n_remove ? WGPEER_F_REMOVE_ME : set->peer_flags;
 	bool first = !set->peer_started;
 
 	nests->peer = mnl_attr_nest_start_check(nlh, buflen, 0);
@@ -141,7 +141,7 @@ static bool put_peer(struct nlmsghdr *nlh, size_t buflen, struct genl_wg_set *se
 		return false;
 	if (!first)
 		flags &= ~(uint32_t)WGPEER_F_REPLACE_ALLOWEDIPS;
-	if (first && !put_peer_head(nlh, buflen, set, peer))
+	if (first && !put_peer_head(nlh, buflen, flags, peer))
 		return false;
 	if (flags && !mnl_attr_put_u32_check(nlh, buflen, WGPEER_A_FLAGS, flags))
 		return false;

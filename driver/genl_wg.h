@@ -35,7 +35,10 @@ struct genl_wg_set {
 	uint32_t device_flags;
 	const struct wg_peer *peers;
 	size_t n_peers;
-	/* WGPEER_F_* for every peer */
+	/* the first N_REMOVE of PEERS are removed (WGPEER_F_REMOVE_ME, their keys only); the
+	 * kernel takes the peers in order, so a key removed there and set after is renewed */
+	size_t n_remove;
+	/* WGPEER_F_* for every other peer */
 	uint32_t peer_flags;
 	/* progress, zero before the first message */
 	bool device_sent;
@@ -58,9 +61,9 @@ int genl_wg_get_device(struct genl_wg *wg, const char *ifname, struct wg_device 
 
 /* Builds the next message of SET for FAMILY into BUF (BUFLEN bytes) and records the progress in
  * SET. Returns 1 when more messages must follow, 0 for the last one, -EINVAL for a bad name,
- * -EMSGSIZE when BUFLEN cannot hold the next piece. Unless the peer flags include
- * WGPEER_F_REMOVE_ME, each peer's preshared key is sent (zeros when it has none: the key is
- * removed) and the first fragment of a peer carries WGPEER_F_REPLACE_ALLOWEDIPS if asked. */
+ * -EMSGSIZE when BUFLEN cannot hold the next piece. Unless a peer is removed (WGPEER_F_REMOVE_ME,
+ * in the peer flags or among the first N_REMOVE), its preshared key is sent (zeros when it has
+ * none: the key is removed) and its first fragment carries WGPEER_F_REPLACE_ALLOWEDIPS if asked. */
 int genl_wg_build_set(struct genl_wg_set *set, void *buf, size_t buflen, uint16_t family);
 /* Merges one WG_CMD_GET_DEVICE dump message NLH into DEV (a struct wg_device), appending peers
  * and joining a peer continued from the previous message. An nlsock_cb. */

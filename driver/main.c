@@ -26,6 +26,7 @@
 #include "reconcile.h"
 #include "state.h"
 #include "wgd.h"
+#include "wggo.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -48,6 +49,7 @@ struct config {
 	const char *backend;
 	const char *log_level;
 	const char *wireguard_go;
+	const char *wggo_memlimit; /* WG_GO_MEMLIMIT: GOMEMLIMIT of each wireguard-go */
 	const char *engine_socket; /* NULL: no resolver */
 	const char *admin_socket;  /* NULL: wgctl.sock beside --socket; "": none */
 	const char *state_parent;  /* managed plugin: the host directory of the state directory */
@@ -68,10 +70,12 @@ static void usage(FILE *f)
 		"userspace]\n"
 		"                        [--log-level error|warn|info|debug] "
 		"[--wireguard-go PATH]\n"
+		"                        [--wireguard-go-memlimit SIZE|off]\n"
 		"                        [--engine-socket PATH] [--admin-socket PATH]\n"
 		"                        [--state-parent DIR] [--exec-root DIR] [--ports LOW-HIGH]\n"
 		"                        [--metrics-addr ADDR:PORT] [--version]\n"
-		"Environment: WG_BACKEND, LOG_LEVEL, WG_PORTS and METRICS_ADDR (the flags take "
+		"Environment: WG_BACKEND, LOG_LEVEL, WG_PORTS, METRICS_ADDR and\n"
+		"WG_GO_MEMLIMIT (the flags take "
 		"precedence).\n"
 		"--state-parent and --exec-root are for the managed plugin only: they bind "
 		"DIR/" HOSTMOUNTS_STATE_NAME " on\n--state-dir and the engine's "
@@ -87,6 +91,7 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		{ "backend", required_argument, NULL, 'b' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "wireguard-go", required_argument, NULL, 'w' },
+		{ "wireguard-go-memlimit", required_argument, NULL, 'm' },
 		{ "engine-socket", required_argument, NULL, 'e' },
 		{ "admin-socket", required_argument, NULL, 'a' },
 		{ "state-parent", required_argument, NULL, 'p' },
@@ -108,6 +113,7 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		case 'b': cfg->backend = optarg; break;
 		case 'l': cfg->log_level = optarg; break;
 		case 'w': cfg->wireguard_go = optarg; break;
+		case 'm': cfg->wggo_memlimit = optarg; break;
 		case 'e': cfg->engine_socket = optarg; break;
 		case 'a': cfg->admin_socket = optarg; break;
 		case 'p': cfg->state_parent = optarg; break;
@@ -244,7 +250,8 @@ int main(int argc, char *argv[])
 			      .log_level = getenv("LOG_LEVEL"),
 			      .ports = getenv("WG_PORTS"),
 			      .metrics_addr = getenv("METRICS_ADDR"),
-			      .wireguard_go = "wireguard-go" };
+			      .wireguard_go = "wireguard-go",
+			      .wggo_memlimit = getenv("WG_GO_MEMLIMIT") };
 	struct wgd_config wc = { .sync_workers = WGD_SYNC_WORKERS };
 	const struct backend_ops *backend = NULL;
 	static char reason[512];
@@ -260,6 +267,7 @@ int main(int argc, char *argv[])
 	bool found;
 	struct http *http = NULL;
 	struct wgd d = { 0 };
+	uint64_t memlimit = 0;
 	sigset_t set;
 	int ret, loaded;
 
@@ -284,6 +292,15 @@ int main(int argc, char *argv[])
 			  QUOTE(cfg.ports, 40));
 		return 2;
 	}
+	if (cfg.wggo_memlimit && *cfg.wggo_memlimit &&
+	    wggo_memlimit_parse(cfg.wggo_memlimit, &memlimit)) {
+		log_error(
+			"memory limit \"%s\" (WG_GO_MEMLIMIT): expected off or a size of at least "
+			"8MiB, bytes or with the unit B, KiB, MiB, GiB or TiB (GOMEMLIMIT's "
+			"syntax), e.g. 64MiB",
+			QUOTE(cfg.wggo_memlimit, 40));
+		return 2;
+	}
 	/* Signals go to sigwait() in main only, never to the server's or children's threads. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -299,6 +316,10 @@ int main(int argc, char *argv[])
 	if (cfg.exec_root && hostmounts_netns(cfg.exec_root, NETNS_DOCKER_DIR, err))
 		log_error("%s", err);
 	if (cfg.state_parent) {
+		ret = wggo_open_plugin_root();
+		if (ret)
+			log_error("plugin root /: making it reachable to wireguard-go's users: %s",
+				  strerror(-ret));
 		ret = hostmounts_state(cfg.state_parent, cfg.state_dir, err);
 		if (ret) {
 			log_error("%s", err);
@@ -321,6 +342,9 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	backend_userspace_set_program(cfg.wireguard_go);
+	backend_userspace_set_memlimit(cfg.wggo_memlimit);
+	if (memlimit)
+		log_info("wireguard-go memory limit %s (WG_GO_MEMLIMIT)", cfg.wggo_memlimit);
 	ret = kmod_choose_backend(mode, cfg.wireguard_go, &backend, reason, sizeof(reason));
 	if (ret) {
 		log_error("no usable WireGuard backend: %s", reason);

@@ -68,9 +68,13 @@ int peers_entry(const struct endpoint *self, const struct endpoint *other, struc
 		ret = keystore_psk_ref_get(d->keys, psk_ref, false, out->preshared_key, NULL);
 	else if (!self->net->opts.psk)
 		return 0;
-	else if (!other->host)
-		ret = keystore_psk_get(d->keys, self->key_ref, other->key_ref, true,
-				       out->preshared_key, NULL);
+	else if (!other->host &&
+		 (ret = keystore_psk_get(d->keys, self->key_ref, other->key_ref, false,
+					 out->preshared_key, NULL)) == -ENOENT)
+		/* Derived, not stored: a file per pair made every Join write as many files as
+		 * the network had endpoints. A pair's file of an earlier build still counts. */
+		ret = keystore_psk_derive(d->keys, self->public_key, other->public_key,
+					  out->preshared_key);
 	else if ((ret = keystore_psk_get(d->keys, self->key_ref, other->key_ref, false,
 					 out->preshared_key, NULL)) == -ENOENT) {
 		/* Made once for the two hosts and sealed to both: it comes through the store. */

@@ -52,29 +52,43 @@ static struct nlmsghdr *link_request(void *buf, int ifindex)
 	return nlh;
 }
 
-int tun_create(const char *ifname)
+int tun_create_attached(const char *ifname, uint16_t flags)
 {
 	uint8_t buf[TUN_REQUEST_SIZE];
 	struct nlmsghdr *nlh;
 	int fd, ret;
 
-	/* Plain IFF_TUN: wireguard-go attaches with the flags of its own version, which then stay
-	 * with the device for whoever attaches next. */
-	fd = tun_open(NULL, ifname, IFF_TUN | IFF_TUN_EXCL);
+	fd = tun_open(NULL, ifname, flags | IFF_TUN_EXCL);
 	if (fd < 0)
 		return fd == -EBUSY ? -EEXIST : fd;
-	ret = ioctl(fd, TUNSETPERSIST, 1) < 0 ? -errno : 0;
-	/* Closed before the alias: a device that failed to become persistent is gone now. */
-	close(fd);
-	if (ret)
+	if (ioctl(fd, TUNSETPERSIST, 1) < 0) {
+		ret = -errno;
+		/* Not persistent: it goes with the descriptor. */
+		close(fd);
 		return ret;
+	}
 	nlh = link_request(buf, 0);
 	mnl_attr_put_strz(nlh, IFLA_IFNAME, ifname);
 	mnl_attr_put_strz(nlh, IFLA_IFALIAS, ifname);
 	ret = rtnl_talk(NULL, nlh, NULL, NULL);
-	if (ret)
+	if (ret) {
+		close(fd);
 		rtnl_link_delete(ifname);
-	return ret;
+		return ret;
+	}
+	return fd;
+}
+
+int tun_create(const char *ifname)
+{
+	/* Plain IFF_TUN: wireguard-go attaches with the flags of its own version, which then stay
+	 * with the device for whoever attaches next. */
+	int fd = tun_create_attached(ifname, IFF_TUN);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
 }
 
 struct tun_search {

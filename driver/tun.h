@@ -29,6 +29,10 @@ struct tun_link {
 /* Creates the persistent TUN IFNAME, tagged IFNAME, in the caller's network namespace, attached
  * to nobody. -EEXIST if a link of that name exists. */
 int tun_create(const char *ifname);
+/* The same, attached with FLAGS (IFF_TUN ...): returns the descriptor, to hand to the process
+ * that serves the link. Closing a new TUN's descriptor and attaching again races with a fork()
+ * of another thread, whose child holds a copy until it execs: the attach then fails (-EBUSY). */
+int tun_create_attached(const char *ifname, uint16_t flags);
 /* Finds in the network namespace file NETNS (NULL: the caller's) the TUN tagged TAG, into OUT.
  * -ENODEV when there is none; -ENOENT when NETNS does not exist. */
 int tun_find(const char *netns, const char *tag, struct tun_link *out);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -164,28 +165,35 @@ int uapi_build_device_set(const struct wg_device *dev, struct uapi_buf *out)
 	return err;
 }
 
-int uapi_build_peer_set(const struct wg_peer *peer, struct uapi_buf *out)
+int uapi_build_peers_apply(const struct wg_peer *set, size_t n_set,
+			   const uint8_t (*remove)[WG_KEY_LEN], size_t n_remove,
+			   struct uapi_buf *out)
 {
 	int err;
 
 	err = buf_printf(out, "set=1\n");
-	if (!err)
-		err = build_peer(peer, out);
+	/* wireguard-go applies the lines in order: a key removed here and set below comes back
+	 * as a new peer, without the sessions it had. */
+	for (size_t i = 0; !err && i < n_remove; i++) {
+		err = buf_put_key(out, "public_key", remove[i]);
+		if (!err)
+			err = buf_printf(out, "remove=true\n");
+	}
+	for (size_t i = 0; !err && i < n_set; i++)
+		err = build_peer(&set[i], out);
 	if (!err)
 		err = buf_printf(out, "\n");
 	return err;
 }
 
+int uapi_build_peer_set(const struct wg_peer *peer, struct uapi_buf *out)
+{
+	return uapi_build_peers_apply(peer, 1, NULL, 0, out);
+}
+
 int uapi_build_peer_remove(const uint8_t public_key[WG_KEY_LEN], struct uapi_buf *out)
 {
-	int err;
-
-	err = buf_printf(out, "set=1\n");
-	if (!err)
-		err = buf_put_key(out, "public_key", public_key);
-	if (!err)
-		err = buf_printf(out, "remove=true\n\n");
-	return err;
+	return uapi_build_peers_apply(NULL, 0, (const uint8_t(*)[WG_KEY_LEN])public_key, 1, out);
 }
 
 /* 1 with the next key=value line in LINE, 0 at the blank line that ends a reply, -EPROTO when
@@ -642,6 +650,46 @@ int uapi_get(const char *ifname, struct wg_device *out)
 		err = uapi_transact(path, "get=1\n\n", uapi_timeout_ms, &reply);
 	if (!err)
 		err = uapi_parse_get_reply(reply.data, out);
+	uapi_buf_free(&reply);
+	return err;
+}
+
+int uapi_listen(const char *ifname, uid_t uid)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	err = uapi_socket_path(ifname, addr.sun_path, sizeof(addr.sun_path));
+	if (err)
+		return err;
+	/* wireguard-go's own mode: its tools list the directory. */
+	if (mkdir(uapi_dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(addr.sun_path);
+	/* The file's mode and owner before listen(): a connection never finds it wider, and a
+	 * change after wireguard-go watches it would make it exit. */
+	if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) || chmod(addr.sun_path, 0600) ||
+	    (uid && chown(addr.sun_path, uid, uid)) || listen(fd, SOMAXCONN)) {
+		err = -errno;
+		unlink(addr.sun_path);
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int uapi_wait_ready(const char *ifname, int timeout_ms)
+{
+	struct uapi_buf reply = { 0 };
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int err;
+
+	err = uapi_socket_path(ifname, path, sizeof(path));
+	if (!err)
+		err = uapi_transact(path, "get=1\n\n", timeout_ms, &reply);
 	uapi_buf_free(&reply);
 	return err;
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,9 @@
 
 struct keystore {
 	char *dir;
+	pthread_mutex_t secret_lock; /* guards the two below */
+	uint8_t link_secret[KEYSTORE_KEY_LEN];
+	bool has_link_secret;
 };
 
 static __thread char last_error[PATH_MAX + 128];
@@ -167,6 +171,7 @@ int keystore_open(const char *dir, struct keystore **out)
 		set_error("keystore: out of memory");
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&ks->secret_lock, NULL);
 	for (size_t i = 0; !ret && i < sizeof(key_subdirs) / sizeof(key_subdirs[0]); i++) {
 		ret = format_path(sub, "%s/%s", dir, key_subdirs[i]);
 		if (!ret)
@@ -187,6 +192,8 @@ void keystore_close(struct keystore *ks)
 {
 	if (!ks)
 		return;
+	sodium_memzero(ks->link_secret, sizeof(ks->link_secret));
+	pthread_mutex_destroy(&ks->secret_lock);
 	free(ks->dir);
 	free(ks);
 }
@@ -434,6 +441,48 @@ int keystore_psk_get(struct keystore *ks, const char *a, const char *b, bool cre
 	if (ret)
 		return ret;
 	return key_file_get(path, create, generate_psk, psk, created);
+}
+
+/* The link secret, read (or made) once and kept. */
+static int link_secret_get(struct keystore *ks, uint8_t secret[KEYSTORE_KEY_LEN])
+{
+	char path[PATH_MAX];
+	int ret = 0;
+
+	pthread_mutex_lock(&ks->secret_lock);
+	if (!ks->has_link_secret) {
+		ret = format_path(path, "%s/link.key", ks->dir);
+		if (!ret)
+			ret = key_file_get(path, true, generate_psk, ks->link_secret, NULL);
+		ks->has_link_secret = !ret;
+	}
+	if (!ret)
+		memcpy(secret, ks->link_secret, KEYSTORE_KEY_LEN);
+	pthread_mutex_unlock(&ks->secret_lock);
+	return ret;
+}
+
+int keystore_psk_derive(struct keystore *ks, const uint8_t pub_a[KEYSTORE_KEY_LEN],
+			const uint8_t pub_b[KEYSTORE_KEY_LEN], uint8_t psk[KEYSTORE_KEY_LEN])
+{
+	static const char context[] = "wireguard-driver link psk v1";
+	bool a_first = memcmp(pub_a, pub_b, KEYSTORE_KEY_LEN) < 0;
+	crypto_generichash_state st;
+	uint8_t secret[KEYSTORE_KEY_LEN];
+	int ret;
+
+	last_error[0] = '\0';
+	ret = link_secret_get(ks, secret);
+	if (ret)
+		return ret;
+	crypto_generichash_init(&st, secret, sizeof(secret), KEYSTORE_KEY_LEN);
+	crypto_generichash_update(&st, (const uint8_t *)context, sizeof(context));
+	crypto_generichash_update(&st, a_first ? pub_a : pub_b, KEYSTORE_KEY_LEN);
+	crypto_generichash_update(&st, a_first ? pub_b : pub_a, KEYSTORE_KEY_LEN);
+	crypto_generichash_final(&st, psk, KEYSTORE_KEY_LEN);
+	sodium_memzero(&st, sizeof(st));
+	sodium_memzero(secret, sizeof(secret));
+	return 0;
 }
 
 int keystore_psk_put(struct keystore *ks, const char *a, const char *b,

@@ -4,7 +4,9 @@
  *
  * Layout under the key directory (mode 0700):
  *   identity/<ref>.key     an endpoint's X25519 private key
- *   link/<a>+<b>.psk       the preshared key of the link between identities a and b (a < b)
+ *   link/<a>+<b>.psk       the preshared key of the link between identities a and b (a < b),
+ *                          when one was stored (across hosts; earlier builds for every pair)
+ *   link.key               the secret the other links' preshared keys are derived from
  *   psk/<ref>.psk          a preshared key named by the operator, which links may name instead
  * Each file holds the key in base64 and a newline (as `wg genkey` prints it), mode 0600, and is
  * written atomically (temp file, fsync, rename, fsync of the directory).
@@ -65,6 +67,12 @@ int keystore_psk_put(struct keystore *ks, const char *a, const char *b,
 int keystore_psk_delete(struct keystore *ks, const char *a, const char *b);
 /* Deletes every PSK of links that involve identity REF; 0 when none. */
 int keystore_psk_delete_all(struct keystore *ks, const char *ref);
+/* The preshared key of the link between the identities of public keys PUB_A and PUB_B (either
+ * order gives the same): BLAKE2b keyed with this host's link secret (link.key, made at first
+ * use) over a context string and the two keys in order. It costs no file per pair, and an
+ * identity made anew (a new key under an old reference) gets new preshared keys. */
+int keystore_psk_derive(struct keystore *ks, const uint8_t pub_a[KEYSTORE_KEY_LEN],
+			const uint8_t pub_b[KEYSTORE_KEY_LEN], uint8_t psk[KEYSTORE_KEY_LEN]);
 
 /* The named preshared key REF (psk/<ref>.psk); CREATE and CREATED as for keystore_identity_get. */
 int keystore_psk_ref_get(struct keystore *ks, const char *ref, bool create,

@@ -5,7 +5,7 @@ set -eu
 pkgs=(build-essential pkg-config libmicrohttpd-dev libjansson-dev libmnl-dev libsodium-dev
       wireguard-go wireguard-tools iproute2 bats busybox-static docker.io iperf3 tcpdump
       clang-format qemu-system-x86 cpio kmod curl jq docker-compose parallel python3 iptables
-      etcd-server etcd-client libcurl4-openssl-dev openssl
+      etcd-server etcd-client libcurl4-openssl-dev openssl ethtool
       prometheus      # the Docker suite scrapes the plugin's metrics with it
       docker-registry # the Docker suite installs the plugin from a registry it runs on 127.0.0.1
       clang libclang-rt-14-dev) # make fuzz: clang 14 and its libFuzzer (libclang_rt.fuzzer-x86_64.a)

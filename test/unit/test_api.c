@@ -589,7 +589,8 @@ UNIT_TEST(test_delete_leaves_nothing)
 	json_decref(join(NID, EID_A));
 	json_decref(join(NID, EID_B));
 	CHECK_EQ_INT(count_files("keys/identity"), 2);
-	CHECK_EQ_INT(count_files("keys/link"), 1);
+	/* Their link's preshared key is derived, not stored. */
+	CHECK_EQ_INT(count_files("keys/link"), 0);
 	check_err("NetworkDriver.DeleteNetwork", "{\"NetworkID\":\"" NID "\"}",
 		  "still has endpoints");
 	CHECK(ids_call("NetworkDriver.Leave", NID, EID_A));
@@ -683,12 +684,14 @@ UNIT_TEST(test_no_secret_in_answers)
  * tell which backend served which link; its probe fails while other_missing is set. */
 static struct backend_ops other;
 static int other_creates, other_peer_sets;
+static uint16_t other_created_port;
 static char other_peer_link[IFNAMSIZ];
 static bool other_missing;
 
 static int other_link_create(const struct wg_device *dev, uint16_t *port)
 {
 	other_creates++;
+	other_created_port = dev->listen_port;
 	return fake_backend.link_create(dev, port);
 }
 
@@ -762,6 +765,29 @@ UNIT_TEST(test_backend_options)
 	CHECK_EQ_INT(load(), 1);
 	CHECK(network_find(&td.d, NID)->opts.backend == &other);
 	CHECK(ep_of(NID, EID_A)->backend == &other);
+	teardown();
+}
+
+/* Links bind their port only once up (kernel links, and wireguard-go once it has seen its TUN up),
+ * so a port read back at creation could be 0: without WG_PORTS the daemon chooses a free one,
+ * and the peers get it. */
+UNIT_TEST(test_port_chosen_by_the_daemon)
+{
+	struct wg_peer *p;
+
+	setup();
+	setup_other();
+	CHECK(create_network(NID, "{\"wg.backend\":\"other\"}"));
+	CHECK(create_endpoint(NID, EID_A, "10.7.0.2/24", ""));
+	CHECK(create_endpoint(NID, EID_B, "10.7.0.3/24", ""));
+	json_decref(join(NID, EID_A));
+	CHECK(other_created_port != 0);
+	CHECK_EQ_INT(ep_of(NID, EID_A)->listen_port, other_created_port);
+	json_decref(join(NID, EID_B));
+	CHECK(other_created_port != 0 && other_created_port != ep_of(NID, EID_A)->listen_port);
+	p = fake_peer_find(fake_link_find(ep_of(NID, EID_B)->ifname),
+			   ep_of(NID, EID_A)->public_key);
+	CHECK(p && ntohs(p->endpoint.addr4.sin_port) == ep_of(NID, EID_A)->listen_port);
 	teardown();
 }
 
@@ -843,4 +869,5 @@ UNIT_MAIN("api", UNIT_CASE(test_handshake_calls), UNIT_CASE(test_errors_quote_us
 	  UNIT_CASE(test_peers_that_cannot_be_told_now_are_told_later),
 	  UNIT_CASE(test_delete_leaves_nothing), UNIT_CASE(test_state_survives_restart),
 	  UNIT_CASE(test_corrupt_state_file_is_skipped), UNIT_CASE(test_no_secret_in_answers),
-	  UNIT_CASE(test_backend_options), UNIT_CASE(test_mixed_backends))
+	  UNIT_CASE(test_backend_options), UNIT_CASE(test_port_chosen_by_the_daemon),
+	  UNIT_CASE(test_mixed_backends))

@@ -281,6 +281,7 @@ static int sandbox_open(char *path)
 UNIT_TEST(kernel_link_lifecycle_in_the_host_namespace)
 {
 	struct wg_peer peers[3], extra;
+	uint8_t remove[2][WG_KEY_LEN];
 	struct wg_device dev = { .name = "wgunit1",
 				 .listen_port = 51820,
 				 .mtu = 1380,
@@ -332,6 +333,22 @@ UNIT_TEST(kernel_link_lifecycle_in_the_host_namespace)
 	CHECK_EQ_INT(backend_kernel.device_get(&ref, &got), 0);
 	CHECK_EQ_INT(got.n_peers, 3);
 	CHECK(find_peer(&got, peers[0].public_key) == NULL);
+	wgdev_clear(&got);
+
+	/* One batch: peers[1] renewed (removed, then set with two allowed IPs again), extra
+	 * removed, peers[0] back. */
+	memcpy(remove[0], peers[1].public_key, WG_KEY_LEN);
+	memcpy(remove[1], extra.public_key, WG_KEY_LEN);
+	make_peer(&peers[1], 1);
+	CHECK_EQ_INT(backend_kernel.peers_apply(&ref, peers, 2,
+						(const uint8_t(*)[WG_KEY_LEN])remove, 2),
+		     0);
+	CHECK_EQ_INT(backend_kernel.device_get(&ref, &got), 0);
+	CHECK_EQ_INT(got.n_peers, 3);
+	check_peer(&got, &peers[0]);
+	check_peer(&got, &peers[1]);
+	check_peer(&got, &peers[2]);
+	CHECK(find_peer(&got, extra.public_key) == NULL);
 	wgdev_clear(&got);
 
 	CHECK_EQ_INT(backend_kernel.link_delete("wgunit1"), 0);

@@ -202,7 +202,6 @@ static void check_child_process(pid_t pid, int leak_fd)
 		env[n] = '\0';
 		CHECK(!strcmp(env, "WG_PROCESS_FOREGROUND=1"));
 		CHECK(!strcmp(env + strlen(env) + 1, "LOG_LEVEL=error"));
-		CHECK(!strncmp(env + strlen(env) + 1 + strlen("LOG_LEVEL=error") + 1, "PATH=", 5));
 	}
 	CHECK_EQ_INT(fstat(leak_fd, &leak), 0);
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
@@ -234,6 +233,28 @@ static void check_child_env(pid_t pid, const char *var)
 		found = found || !strcmp(env + i, var);
 	}
 	CHECK(found);
+}
+
+/* The child runs as UID with CAP_NET_ADMIN and CAP_NET_BIND_SERVICE alone. */
+static void check_child_user(pid_t pid, uid_t uid)
+{
+	char path[64], line[256], want[64];
+	bool uid_ok = false, caps_ok = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	snprintf(want, sizeof(want), "Uid:\t%u\t%u\t%u\t%u\n", uid, uid, uid, uid);
+	f = fopen(path, "re");
+	CHECK(f != NULL);
+	while (f && fgets(line, sizeof(line), f)) {
+		uid_ok = uid_ok || !strcmp(line, want);
+		caps_ok = caps_ok || !strcmp(line, "CapEff:\t0000000000001400\n");
+	}
+	if (f)
+		fclose(f);
+	CHECK(uid >= WGGO_UID_FIRST && uid < WGGO_UID_FIRST + WGGO_UIDS);
+	CHECK(uid_ok);
+	CHECK(caps_ok);
 }
 
 /* Sends datagrams into A's tunnel until both sides report a handshake and B received data. */
@@ -279,7 +300,9 @@ static void scenario_two_links(void)
 	leak_fd = open("/var/run/leak-check", O_RDWR | O_CREAT, 0600);
 	CHECK(leak_fd >= 0);
 
+	backend_userspace_set_memlimit("48MiB");
 	CHECK_EQ_INT(node_create(&node_a, &node_b, 1380), 0);
+	backend_userspace_set_memlimit(NULL);
 	CHECK_EQ_INT(node_create(&node_b, &node_a, 0), 0);
 	CHECK_EQ_INT(node_create(&node_a, NULL, 0), -EEXIST);
 	pid_a = child_of(node_a.ifname);
@@ -288,6 +311,11 @@ static void scenario_two_links(void)
 	check_child_process(pid_a, leak_fd);
 	close(leak_fd);
 	unsetenv("LOG_LEVEL");
+	check_child_env(pid_a, "GOMEMLIMIT=48MiB");
+	check_child_env(pid_a, "WG_UAPI_FD=4");
+	check_child_env(pid_a, "WG_TUN_FD=3");
+	check_child_user(pid_a, wggo_uid(node_a.ifname));
+	check_child_user(pid_b, wggo_uid(node_b.ifname));
 
 	CHECK(rtnl_link_exists(node_a.ifname));
 	CHECK(socket_file_exists(node_a.ifname));
@@ -364,6 +392,7 @@ static void scenario_moved_link(void)
 	struct wg_link_ref ref_a = { node_a.ifname, NULL, node_a.public_key, node_a.port };
 	struct wg_device dev;
 	struct wg_peer peer;
+	uint8_t remove[2][WG_KEY_LEN];
 	int ready[2], hold[2];
 	pid_t sandbox, pid_a;
 	char c = 0;
@@ -401,6 +430,19 @@ static void scenario_moved_link(void)
 	CHECK_EQ_INT(backend_userspace.device_get(&ref_a, &dev), 0);
 	CHECK_EQ_INT(dev.n_peers, 1);
 	CHECK(!memcmp(dev.public_key, node_a.public_key, WG_KEY_LEN));
+	wgdev_clear(&dev);
+
+	/* One request renews B (removed, then set with both allowed IPs) and removes a peer the
+	 * link never had. */
+	memcpy(remove[0], node_b.public_key, WG_KEY_LEN);
+	memset(remove[1], 0x42, WG_KEY_LEN);
+	peer.n_allowedips = 2;
+	CHECK_EQ_INT(backend_userspace.peers_apply(&ref_a, &peer, 1,
+						   (const uint8_t(*)[WG_KEY_LEN])remove, 2),
+		     0);
+	CHECK_EQ_INT(backend_userspace.device_get(&ref_a, &dev), 0);
+	CHECK_EQ_INT(dev.n_peers, 1);
+	CHECK(dev.n_peers == 1 && dev.peers[0].n_allowedips == 2);
 	wgdev_clear(&dev);
 
 	CHECK_EQ_INT(backend_userspace.link_delete(node_a.ifname), 0);

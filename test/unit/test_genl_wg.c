@@ -256,18 +256,21 @@ static void check_reassembly(const struct genl_wg_set *set)
 		CHECK_EQ_INT(dec.msgs[0].listen_port, set->listen_port);
 	for (size_t p = 0; p < set->n_peers; p++) {
 		const struct wg_peer *want = &set->peers[p];
-		bool remove = set->peer_flags & WGPEER_F_REMOVE_ME;
+		uint32_t peer_flags = p < set->n_remove ? WGPEER_F_REMOVE_ME : set->peer_flags;
+		bool remove = peer_flags & WGPEER_F_REMOVE_ME;
 		size_t n_ips = 0, first = f;
 
 		if (f >= dec.n_frags) {
 			CHECK(!"peer missing from the messages");
 			return;
 		}
+		/* a removal is one fragment: a renewed key's set that follows is the next peer */
 		for (; f < dec.n_frags &&
-		       !memcmp(dec.frags[f].public_key, want->public_key, WG_KEY_LEN);
+		       !memcmp(dec.frags[f].public_key, want->public_key, WG_KEY_LEN) &&
+		       (f == first || !remove);
 		     f++) {
 			const struct fragment *got = &dec.frags[f];
-			uint32_t flags = set->peer_flags;
+			uint32_t flags = peer_flags;
 
 			CHECK(got->has_public_key);
 			if (f != first) {
@@ -417,6 +420,37 @@ UNIT_TEST(set_remove_sends_key_and_flag_only)
 	CHECK(!dec.frags[0].has_endpoint);
 	CHECK_EQ_INT(dec.frags[0].n_allowedips, 0);
 	CHECK(!dec.msgs[0].has_private_key && !dec.msgs[0].has_listen_port);
+	free(peers);
+}
+
+/* A batch: removals and sets in one change, a renewed key removed before it is set again, each
+ * peer with its own flags, split anywhere. */
+UNIT_TEST(set_removes_then_sets_in_one_change)
+{
+	struct wg_peer *peers = make_peers(10);
+	size_t splits = 0;
+
+	/* peers[0..3] are removed; peers[3] comes back as peers[4] (same key): renewed */
+	memcpy(peers[4].public_key, peers[3].public_key, WG_KEY_LEN);
+	for (size_t buflen = 160; buflen <= GENL_WG_SET_SIZE; buflen += buflen < 900 ? 1 : 512) {
+		struct genl_wg_set set = { .ifname = "wgtest0",
+					   .peers = peers,
+					   .n_peers = 10,
+					   .n_remove = 4,
+					   .peer_flags = WGPEER_F_REPLACE_ALLOWEDIPS };
+
+		CHECK_EQ_INT(build_all(&set, buflen), 0);
+		check_reassembly(&set);
+		CHECK_EQ_INT(dec.frags[0].flags, WGPEER_F_REMOVE_ME);
+		CHECK(!memcmp(dec.frags[3].public_key, peers[3].public_key, WG_KEY_LEN));
+		CHECK_EQ_INT(dec.frags[3].flags, WGPEER_F_REMOVE_ME);
+		CHECK(!memcmp(dec.frags[4].public_key, peers[3].public_key, WG_KEY_LEN));
+		CHECK_EQ_INT(dec.frags[4].flags, WGPEER_F_REPLACE_ALLOWEDIPS);
+		splits += dec.n_msgs > 1;
+		if (buflen == GENL_WG_SET_SIZE)
+			CHECK_EQ_INT(dec.n_msgs, 1);
+	}
+	CHECK(splits > 0);
 	free(peers);
 }
 
@@ -818,7 +852,8 @@ UNIT_TEST(messages_shorter_than_their_header_are_refused)
 UNIT_MAIN("genl_wg", UNIT_CASE(set_fits_one_message),
 	  UNIT_CASE(set_without_peers_has_no_peers_nest), UNIT_CASE(set_splits_many_peers),
 	  UNIT_CASE(set_splits_at_every_buffer_size), UNIT_CASE(set_remove_sends_key_and_flag_only),
-	  UNIT_CASE(set_rejects_bad_names), UNIT_CASE(get_dump_is_merged_into_one_device),
+	  UNIT_CASE(set_removes_then_sets_in_one_change), UNIT_CASE(set_rejects_bad_names),
+	  UNIT_CASE(get_dump_is_merged_into_one_device),
 	  UNIT_CASE(get_dump_interrupted_reports_eintr_at_its_end),
 	  UNIT_CASE(get_dump_done_carries_the_error), UNIT_CASE(get_error_ack_ends_the_reply),
 	  UNIT_CASE(get_truncated_message_is_an_error),

@@ -136,6 +136,7 @@ static bool key_file(const char *sub, const char *name)
 UNIT_TEST(links_policy_peers_only_linked)
 {
 	struct wg_peer *ab, *ba;
+	uint8_t psk[WG_KEY_LEN];
 
 	setup(false);
 	create_network("links");
@@ -151,7 +152,11 @@ UNIT_TEST(links_policy_peers_only_linked)
 	ba = fake_peer_find(link_of(EID_B), ep(EID_A)->public_key);
 	CHECK(ab && ba && ab->has_preshared_key &&
 	      !memcmp(ab->preshared_key, ba->preshared_key, WG_KEY_LEN));
-	CHECK(key_file("link", "db+web.psk"));
+	/* Derived from the host's link secret, not stored per pair. */
+	CHECK(!key_file("link", "db+web.psk"));
+	CHECK(!keystore_psk_derive(td.d.keys, ep(EID_A)->public_key, ep(EID_B)->public_key, psk));
+	CHECK(ab && !memcmp(ab->preshared_key, psk, WG_KEY_LEN));
+	sodium_memzero(psk, sizeof(psk));
 	teardown();
 }
 
@@ -179,7 +184,8 @@ UNIT_TEST(mesh_with_named_keys_and_psk)
 
 UNIT_TEST(named_keys_outlive_endpoints)
 {
-	uint8_t pub[WG_KEY_LEN];
+	uint8_t pub[WG_KEY_LEN], psk[WG_KEY_LEN];
+	struct wg_peer *ab;
 
 	setup(false);
 	create_network("links");
@@ -188,16 +194,23 @@ UNIT_TEST(named_keys_outlive_endpoints)
 	CHECK(!create(EID_C, "10.7.0.4/24", "{\"wg.links\":\"db\"}"));
 	CHECK(!join(EID_A) && !join(EID_B) && !join(EID_C));
 	memcpy(pub, ep(EID_B)->public_key, WG_KEY_LEN);
-	CHECK(key_file("link", "db+web.psk"));
+	ab = fake_peer_find(link_of(EID_A), pub);
+	CHECK(ab != NULL);
+	if (ab)
+		memcpy(psk, ab->preshared_key, WG_KEY_LEN);
 	CHECK(!delete (EID_A) && !delete (EID_B) && !delete (EID_C));
-	/* Named identities and their link key stay; the generated key and its links go. */
+	/* Named identities stay; the generated key goes; no link has a file. */
 	CHECK(key_file("identity", "db.key") && key_file("identity", "web.key"));
-	CHECK(key_file("link", "db+web.psk"));
 	CHECK(!key_file("identity", EID_C ".key"));
-	CHECK(!key_file("link", "db+" EID_C ".psk"));
-	/* The same reference gives the same public key to the next endpoint. */
-	CHECK(!create(EID_C, "10.7.0.4/24", "{\"wg.key\":\"web\"}"));
+	CHECK(!key_file("link", "db+web.psk") && !key_file("link", "db+" EID_C ".psk"));
+	/* The same references give the same public keys, and their link the same PSK. */
+	CHECK(!create(EID_A, "10.7.0.2/24", "{\"wg.key\":\"db\"}"));
+	CHECK(!create(EID_C, "10.7.0.4/24", "{\"wg.key\":\"web\",\"wg.links\":\"db\"}"));
 	CHECK(!memcmp(ep(EID_C)->public_key, pub, WG_KEY_LEN));
+	CHECK(!join(EID_A) && !join(EID_C));
+	ab = fake_peer_find(link_of(EID_C), ep(EID_A)->public_key);
+	CHECK(ab && !memcmp(ab->preshared_key, psk, WG_KEY_LEN));
+	sodium_memzero(psk, sizeof(psk));
 	teardown();
 }
 

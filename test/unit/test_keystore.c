@@ -404,6 +404,41 @@ UNIT_TEST(psk_is_shared_by_both_ends)
 	teardown();
 }
 
+/* A link's derived preshared key: the same from either end and after a reopen, another for
+ * another pair, and no file per pair; only link.key (0600) is written. */
+UNIT_TEST(psk_derived_from_the_link_secret)
+{
+	uint8_t a[KEYSTORE_KEY_LEN], b[KEYSTORE_KEY_LEN], c[KEYSTORE_KEY_LEN];
+	uint8_t ab[KEYSTORE_KEY_LEN], ba[KEYSTORE_KEY_LEN], ac[KEYSTORE_KEY_LEN];
+
+	setup_keystore();
+	randombytes_buf(a, sizeof(a));
+	randombytes_buf(b, sizeof(b));
+	randombytes_buf(c, sizeof(c));
+	CHECK(!exists("link.key"));
+	CHECK_EQ_INT(keystore_psk_derive(ks, a, b, ab), 0);
+	CHECK_EQ_INT(mode_of(key_path("link.key")), 0600);
+	CHECK_EQ_INT(keystore_psk_derive(ks, b, a, ba), 0);
+	CHECK(!memcmp(ab, ba, KEYSTORE_KEY_LEN) && !is_zero(ab));
+	CHECK_EQ_INT(keystore_psk_derive(ks, a, c, ac), 0);
+	CHECK(memcmp(ab, ac, KEYSTORE_KEY_LEN));
+	CHECK(!exists("link/link.psk"));
+	ks_close();
+	CHECK_EQ_INT(ks_open(key_root), 0);
+	CHECK_EQ_INT(keystore_psk_derive(ks, a, b, ba), 0);
+	CHECK(!memcmp(ab, ba, KEYSTORE_KEY_LEN));
+	/* Another host (another secret) derives another key for the same pair. */
+	CHECK_EQ_INT(unlink(key_path("link.key")), 0);
+	ks_close();
+	CHECK_EQ_INT(ks_open(key_root), 0);
+	CHECK_EQ_INT(keystore_psk_derive(ks, a, b, ba), 0);
+	CHECK(memcmp(ab, ba, KEYSTORE_KEY_LEN));
+	sodium_memzero(ab, sizeof(ab));
+	sodium_memzero(ba, sizeof(ba));
+	sodium_memzero(ac, sizeof(ac));
+	teardown();
+}
+
 UNIT_TEST(psk_delete_all_removes_only_that_identity)
 {
 	static const char *const links[][2] = {
@@ -625,7 +660,7 @@ UNIT_MAIN("keystore", UNIT_CASE(init_creates_private_directories),
 	  UNIT_CASE(identity_put_replaces_and_delete), UNIT_CASE(key_file_written_by_wg_is_read),
 	  UNIT_CASE(corrupt_key_files_are_refused), UNIT_CASE(wrong_mode_is_refused),
 	  UNIT_CASE(failed_write_keeps_old_key), UNIT_CASE(references),
-	  UNIT_CASE(psk_is_shared_by_both_ends),
+	  UNIT_CASE(psk_is_shared_by_both_ends), UNIT_CASE(psk_derived_from_the_link_secret),
 	  UNIT_CASE(psk_delete_all_removes_only_that_identity), UNIT_CASE(public_key_matches_wg),
 	  UNIT_CASE(identity_foreach_in_name_order), UNIT_CASE(named_psks),
 	  UNIT_CASE(error_is_per_thread), UNIT_CASE(the_file_checked_is_the_file_read))

@@ -119,6 +119,32 @@ UNIT_TEST(build_peer_set_and_remove)
 	uapi_buf_free(&buf);
 }
 
+/* A batch in one request: removals first, then sets; a key in both is renewed. */
+UNIT_TEST(build_peers_apply_removes_then_sets)
+{
+	struct uapi_buf buf = { 0 };
+	struct wg_device dev;
+	struct wg_peer peers[2];
+	uint8_t remove[2][WG_KEY_LEN];
+
+	sample_device(&dev, peers);
+	peers[1].endpoint.addr.sa_family = 0;
+	peers[1].n_allowedips = 0;
+	memcpy(remove[0], peers[0].public_key, WG_KEY_LEN);
+	memcpy(remove[1], peers[1].public_key, WG_KEY_LEN);
+	CHECK_EQ_INT(uapi_build_peers_apply(&peers[1], 1, (const uint8_t(*)[WG_KEY_LEN])remove, 2,
+					    &buf),
+		     0);
+	CHECK(buf.data && !strcmp(buf.data, "set=1\n"
+					    "public_key=" BOB_PUB "\nremove=true\n"
+					    "public_key=" HEX22 "\nremove=true\n"
+					    "public_key=" HEX22 "\nreplace_allowed_ips=true\n\n"));
+	uapi_buf_free(&buf);
+	CHECK_EQ_INT(uapi_build_peers_apply(NULL, 0, NULL, 0, &buf), 0);
+	CHECK(buf.data && !strcmp(buf.data, "set=1\n\n"));
+	uapi_buf_free(&buf);
+}
+
 UNIT_TEST(build_rejects_unusable_peers)
 {
 	struct uapi_buf buf = { 0 };
@@ -473,7 +499,7 @@ UNIT_TEST(silent_daemon_times_out)
 }
 
 UNIT_MAIN("uapi", UNIT_CASE(build_device_with_two_peers), UNIT_CASE(build_peer_set_and_remove),
-	  UNIT_CASE(build_rejects_unusable_peers), UNIT_CASE(parse_realistic_get_reply),
-	  UNIT_CASE(parse_malformed_get_replies), UNIT_CASE(parse_set_replies),
-	  UNIT_CASE(round_trip_set_and_get), UNIT_CASE(transport_errors),
-	  UNIT_CASE(silent_daemon_times_out))
+	  UNIT_CASE(build_peers_apply_removes_then_sets), UNIT_CASE(build_rejects_unusable_peers),
+	  UNIT_CASE(parse_realistic_get_reply), UNIT_CASE(parse_malformed_get_replies),
+	  UNIT_CASE(parse_set_replies), UNIT_CASE(round_trip_set_and_get),
+	  UNIT_CASE(transport_errors), UNIT_CASE(silent_daemon_times_out))

@@ -27,7 +27,9 @@ no_secret_in() {
 	assert_eq "$(stat -c %a "$STATE/keys")" 700 "mode of keys/"
 	assert_eq "$(stat -c %a "$STATE/keys/identity/$A.key")" 600 "mode of A's key"
 	assert_eq "$(stat -c %a "$STATE/keys/identity/$B.key")" 600 "mode of B's key"
-	assert_eq "$(find "$STATE/keys/link" -name '*.psk' | wc -l)" 1 "PSK files"
+	# The link's preshared key is derived from link.key, not stored per pair.
+	assert_eq "$(find "$STATE/keys/link" -name '*.psk' | wc -l)" 0 "PSK files"
+	assert_eq "$(stat -c %a "$STATE/keys/link.key")" 600 "mode of link.key"
 	assert_eq "$(find "$STATE/keys" -type f ! -perm 600)" "" "key files not 0600"
 }
 

@@ -172,3 +172,13 @@ join_body() { jq -nc --arg n "$1" --arg e "$2" '{NetworkID:$n, EndpointID:$e, Sa
 	grep -qi "re-using existing connection" "$TMP/curl.err" ||
 		{ echo "curl opened a second connection:" >&2; cat "$TMP/curl.err" >&2; return 1; }
 }
+
+@test "a bad WG_GO_MEMLIMIT stops the daemon at start with the setting named" {
+	for bad in 4MiB 64MB lots; do
+		run env WG_GO_MEMLIMIT="$bad" "$WG_DRIVER" --socket "$TMP/memlimit.sock" \
+			--state-dir "$TMP/memlimit-state"
+		[ "$status" -eq 2 ]
+		[[ $output == *"memory limit \"$bad\" (WG_GO_MEMLIMIT): expected off or a size of at least 8MiB"* ]]
+		[ ! -e "$TMP/memlimit.sock" ]
+	done
+}

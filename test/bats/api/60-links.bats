@@ -97,9 +97,10 @@ $short db worker shared active" "wgctl links"
 	pings web 10.77.60.3
 	old_pub=$(pubkey "$WEB")
 	ep_down web "$NET" "$WEB"
-	# A named identity outlives its endpoint, and so does the key of its link.
+	# A named identity outlives its endpoint; the key of its link is derived from the two
+	# public keys (keys/link.key), so it comes back with the identity.
 	wgctl list | grep -qx "identity web $old_pub"
-	[[ -f $STATE/keys/link/db+web.psk ]]
+	[[ -f $STATE/keys/link.key && ! -e $STATE/keys/link/db+web.psk ]]
 	ep_create "$NET" "$web2" 10.77.60.2/24 "" "$(opts '{"wg.key":"web"}')"
 	join_ep "$NET" "$web2" web
 	attach web "$web2" 10.77.60.2/24

@@ -60,7 +60,8 @@ all_resolved() { resolved wgl_secure wgl_db_1 wgl_web_1 wgl_worker_1 wgl_cache_1
 	for s in $SERVICES; do
 		[ -f "$WGT_STATE/keys/identity/$s.key" ]
 	done
-	[ -f "$WGT_STATE/keys/link/db+web.psk" ]
+	# Their links' preshared keys are derived from the public keys and link.key.
+	[ -f "$WGT_STATE/keys/link.key" ]
 	compose up -d 2>/dev/null
 	wait_until 30 all_resolved
 	for s in $SERVICES; do

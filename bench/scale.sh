@@ -1,0 +1,167 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+# The scale run of bench/run: N containers started one after the other on one wireguard network,
+# interleaved with N on a bridge network (the baseline: what the engine's own cost does as it
+# fills up), then removed all at once. Source it; it only defines functions (stats.sh first).
+#   scale_run NET BRIDGE_NET IMAGE N PLUGIN
+#                                  starts the containers, measures, removes them; sets SC_*
+#   scale_report                   prints the figures
+#   scale_cleanup                  removes what scale_run left (on an error or a signal)
+# What it measures, in SC_*:
+#   SC_LAT          `docker run -d` wall time of each container, ms, in start order
+#   SC_BR_LAT       the same on the bridge network
+#   SC_REACH        for every SC_EVERY-th container: ms from its `docker run -d` returning until
+#                   the first container gets a ping reply from it (a ping every 20 ms, from the
+#                   host's busybox in the first container's network namespace)
+#   SC_DAEMON_KB    the plugin daemon's RSS with the N containers running, KiB
+#   SC_BACKEND_KB   the RSS of every wireguard-go the daemon started, added up, KiB
+#   SC_START_MS     all starts, SC_RM_MS removing them all (20 `docker rm -f` at a time)
+#   SC_LEFT         links, wireguard-go processes and endpoint files left after the removal
+
+SC_PREFIX=wgscale-$$ SC_BR_PREFIX=wgscale-br-$$
+SC_LAT=() SC_BR_LAT=() SC_REACH=()
+SC_DAEMON_KB=- SC_BACKEND_KB=- SC_START_MS=- SC_RM_MS=- SC_LEFT=- SC_N=0
+
+# KiB of RSS of PID (VmRSS; 0 when it is gone).
+rss_kb() { awk '$1 == "VmRSS:" { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# The wireguard-go processes the plugin daemon PID started (its children).
+backend_pids() { { ps -o pid= --ppid "$1" || true; } | awk '{ print $1 }'; }
+
+sum_rss_kb()
+{
+	local p sum=0
+
+	for p in "$@"; do
+		sum=$((sum + $(rss_kb "$p")))
+	done
+	echo "$sum"
+}
+
+# ms until FROM_PID's network namespace gets a ping reply from ADDR; 5000 when none came.
+reach_ms()
+{
+	local from=$1 addr=$2 t0=${EPOCHREALTIME/[.,]/}
+	# ping ends on SIGPIPE once grep has its line: only grep's status counts.
+	local -
+	set +o pipefail
+
+	if nsenter -t "$from" -n busybox ping -i 0.02 -w 5 "$addr" 2>/dev/null |
+		grep -m 1 -q 'bytes from'; then
+		echo $(((${EPOCHREALTIME/[.,]/} - t0) / 1000))
+	else
+		echo 5000
+	fi
+}
+
+scale_start()
+{
+	local net=$1 br_net=$2 image=$3 n=$4 every=$5 i name t first_pid=0 addr t0 wg_ms=0
+
+	for ((i = 1; i <= n; i++)); do
+		name=$SC_PREFIX-$i
+		t0=${EPOCHREALTIME/[.,]/}
+		t=$(elapsed_ms docker run -d --name "$name" --network "$net" "$image" sleep 1d)
+		wg_ms=$((wg_ms + (${EPOCHREALTIME/[.,]/} - t0) / 1000))
+		SC_LAT+=("$t")
+		SC_BR_LAT+=("$(elapsed_ms docker run -d --name "$SC_BR_PREFIX-$i" --network "$br_net" \
+			"$image" sleep 1d)")
+		SC_N=$i
+		if [ "$i" -eq 1 ]; then
+			first_pid=$(docker inspect -f '{{.State.Pid}}' "$name")
+		elif ((i % every == 0)); then
+			addr=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$name")
+			SC_REACH+=("$(reach_ms "$first_pid" "$addr")")
+		fi
+		((i % 20 == 0)) && log "scale: $i/$n started, last docker run $t ms" || true
+	done
+	SC_START_MS=$wg_ms
+}
+
+scale_remove()
+{
+	local net=$1 daemon=$2 t0 links=0 procs eps i eid
+	local -a names
+
+	# The links of our endpoints by name (wg-<12 hex of the endpoint>), not other engines' links.
+	mapfile -t names < <(docker ps -aq --filter "name=^$SC_PREFIX-" |
+		xargs -r docker inspect -f "{{(index .NetworkSettings.Networks \"$net\").EndpointID}}")
+	docker ps -aq --filter "name=^$SC_BR_PREFIX-" | xargs -r -n 10 -P 20 docker rm -f >/dev/null
+	t0=${EPOCHREALTIME/[.,]/}
+	docker ps -aq --filter "name=^$SC_PREFIX-" | xargs -r -n 10 -P 20 docker rm -f >/dev/null
+	SC_RM_MS=$(((${EPOCHREALTIME/[.,]/} - t0) / 1000))
+	# wireguard-go exits a moment after its link goes: count what is still there after 10 s.
+	for ((i = 0; i < 50; i++)); do
+		procs=$(backend_pids "$daemon" | wc -l)
+		[ "$procs" -eq 0 ] && break
+		sleep 0.2
+	done
+	for eid in "${names[@]}"; do
+		ip link show "wg-${eid:0:12}" >/dev/null 2>&1 && links=$((links + 1))
+	done
+	eps=$(docker ps -aq --filter "name=^$SC_PREFIX-" | wc -l)
+	SC_LEFT="$links links, $procs wireguard-go, $eps containers"
+}
+
+scale_run()
+{
+	local net=$1 br_net=$2 image=$3 n=$4 plugin=$5 every daemon
+
+	every=$((n / 40 > 1 ? n / 40 : 1))
+	daemon=$(plugin_host_pid "$plugin")
+	log "scale: starting $n containers on $net and $n on $br_net, interleaved (reachability from the first every $every)"
+	scale_start "$net" "$br_net" "$image" "$n" "$every"
+	SC_DAEMON_KB=$(rss_kb "$daemon")
+	# shellcheck disable=SC2046
+	SC_BACKEND_KB=$(sum_rss_kb $(backend_pids "$daemon"))
+	log "scale: removing the $n containers, 20 at a time"
+	scale_remove "$net" "$daemon"
+}
+
+scale_cleanup()
+{
+	docker ps -aq --filter "name=^$SC_PREFIX-" | xargs -r -n 20 docker rm -f >/dev/null 2>&1
+	docker ps -aq --filter "name=^$SC_BR_PREFIX-" | xargs -r -n 20 docker rm -f >/dev/null 2>&1
+	return 0
+}
+
+# Medians of the ten deciles of the numbers given, space separated.
+decile_medians()
+{
+	local d n=$# from to out=()
+	local -a v=("$@")
+
+	for ((d = 0; d < 10; d++)); do
+		from=$((d * n / 10)) to=$(((d + 1) * n / 10))
+		((to > from)) || to=$((from + 1))
+		out+=("$(median "${v[@]:from:to-from}")")
+	done
+	echo "${out[*]}"
+}
+
+scale_report()
+{
+	local dec br first last mib_per_ep
+
+	[ "${#SC_LAT[@]}" -ge 10 ] || { printf '  scale        not run (needs >= 10 containers)\n'; return 0; }
+	read -r -a dec <<<"$(decile_medians "${SC_LAT[@]}")"
+	read -r -a br <<<"$(decile_medians "${SC_BR_LAT[@]}")"
+	first=${dec[0]} last=${dec[9]}
+	mib_per_ep=$(awk -v kb="$SC_BACKEND_KB" -v n="$SC_N" 'BEGIN { printf "%.1f", kb / 1024 / n }')
+	printf '  scale        %d containers on one network, docker run -d (ms) by decile: %s\n' \
+		"$SC_N" "${dec[*]}"
+	printf '               bridge baseline (as many, interleaved): %s\n' "${br[*]}"
+	printf '               last / first decile %s (target <= 1.5); bridge %s\n' \
+		"$(ratio "$last" "$first")" "$(ratio "${br[9]}" "${br[0]}")"
+	printf '               wireguard / bridge by decile: %s\n' "$(for ((d = 0; d < 10; d++)); do
+		ratio "${dec[d]}" "${br[d]}"; done | paste -sd' ')"
+	printf '               reachable from the first: median %s ms, max %s ms of %d samples (target <= 1000)\n' \
+		"$(median "${SC_REACH[@]}")" "$(printf '%s\n' "${SC_REACH[@]}" | sort -n | tail -n 1)" \
+		"${#SC_REACH[@]}"
+	printf '               RSS: daemon %d MiB, wireguard-go %d MiB in all = %s MiB per endpoint\n' \
+		$((SC_DAEMON_KB / 1024)) $((SC_BACKEND_KB / 1024)) "$mib_per_ep"
+	printf '               start all %.1f s, remove all %.1f s (ratio %s, target < 1); left: %s\n' \
+		"$(awk -v m="$SC_START_MS" 'BEGIN { print m / 1000 }')" \
+		"$(awk -v m="$SC_RM_MS" 'BEGIN { print m / 1000 }')" \
+		"$(ratio "$SC_RM_MS" "$SC_START_MS")" "$SC_LEFT"
+}
