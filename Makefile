@@ -155,7 +155,7 @@ bench-cluster: deps
 
 # BENCH_SCALE endpoints (200) on the kernel backend through the daemon's API, in the VM.
 bench-kernel: deps all
-	$(Q)test/vm/run --mem 2048 bench/kernel-scale
+	$(Q)test/vm/run --timeout 3600 --mem 2048 bench/kernel-scale
 
 # Fuzzing: the harnesses of test/fuzz/ and the library they link, built with clang, libFuzzer,
 # ASan and UBSan in build/fuzz/ by a second make of this file (CFLAGS from the environment is

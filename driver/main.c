@@ -99,7 +99,7 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		{ "ports", required_argument, NULL, 'P' },
 		{ "etcd-dir", required_argument, NULL, 'E' },
 		{ "etcd-mount", required_argument, NULL, 'M' },
-		{ "metrics-addr", required_argument, NULL, 'm' },
+		{ "metrics-addr", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -121,7 +121,7 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		case 'P': cfg->ports = optarg; break;
 		case 'E': cfg->etcd_dir = optarg; break;
 		case 'M': cfg->etcd_mount = optarg; break;
-		case 'm': cfg->metrics_addr = optarg; break;
+		case 'A': cfg->metrics_addr = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("wireguard-driver %s\n", WGD_VERSION); exit(0);
 		default: return -EINVAL;
