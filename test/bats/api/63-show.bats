@@ -33,7 +33,7 @@ secrets() {
 	out=$(wgctl show)
 	[[ $out == *"network: ${NET:0:12}"* && $out == *"network: ${LNET:0:12}"* ]]
 	[[ $out == *"  persistent keepalive: every 15 seconds"* ]]
-	[[ $out == *"endpoint: ${A:0:12}"$'\n'"  identity: $A"$'\n'"  public key: $pa"$'\n'"  backend: userspace"* ]]
+	[[ $out == *"endpoint: ${A:0:12}"$'\n'"  identity: $A"$'\n'"  public key: $pa"$'\n'"  backend: $WG_TEST_BACKEND"* ]]
 	[[ $out == *"  listening port: $(wgdev "$A" show listen-port)"* ]]
 	[[ $out == *"  addresses: 10.77.63.2/24"* ]]
 	[[ $out == *"  peer: $pb"$'\n'"    identity: $B (endpoint ${B:0:12})"$'\n'"    endpoint: 127.0.0.1:$(wgdev "$B" show listen-port)"$'\n'"    allowed ips: 10.77.63.3/32"$'\n'"    latest handshake: "*" ago"$'\n'"    transfer: "*" received, "*" sent"$'\n'"    persistent keepalive: every 15 seconds"$'\n'"    link: active"* ]]
@@ -44,12 +44,13 @@ secrets() {
 @test "show --json NETWORK ENDPOINT: one endpoint, with what wg has for each peer" {
 	local out
 	out=$(wgctl show --json "${NET:0:5}" "${A:0:8}")
-	jq -e --arg n "$NET" --arg a "$A" --arg b "$B" --arg pb "$(pubkey "$B")" '
+	jq -e --arg n "$NET" --arg a "$A" --arg b "$B" --arg pb "$(pubkey "$B")" \
+		--arg backend "$WG_TEST_BACKEND" '
 		(.networks | length) == 1 and .networks[0].id == $n and
 		.networks[0].policy == "mesh" and .networks[0].psk == true and
 		(.networks[0].endpoints | length) == 1 and
 		(.networks[0].endpoints[0] | .id == $a and .state == "joined" and .error == null and
-		 .backend == "userspace" and (.peers | length) == 1) and
+		 .backend == $backend and (.peers | length) == 1) and
 		(.networks[0].endpoints[0].peers[0] | .public_key == $pb and .identity == $b and
 		 .kind == "local" and .endpoint_id == $b and .link == "active" and
 		 .latest_handshake > 0 and .rx_bytes > 0 and .tx_bytes > 0 and
