@@ -6,9 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Length of the valid UTF-8 sequence at S (at most AVAIL bytes), or 0 when it is not one:
- * no overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629). *CP gets its code point. */
-static size_t utf8_len(const unsigned char *s, size_t avail, uint32_t *cp)
+size_t utf8_len(const unsigned char *s, size_t avail, uint32_t *cp)
 {
 	size_t n, i;
 	uint32_t c, min;

@@ -10,6 +10,7 @@
 #define QUOTE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Room for the quoted form of up to N input bytes: each may become a 4-byte escape, plus "...". */
 #define QUOTE_SIZE(n) ((n)*4 + 4)
@@ -21,6 +22,10 @@
 const char *quote(const char *s, size_t max, char *buf, size_t size);
 /* The same for the LEN bytes at S (not NUL-terminated; a NUL among them is escaped). */
 const char *quote_mem(const char *s, size_t len, size_t max, char *buf, size_t size);
+/* Length of the valid UTF-8 sequence at S (at most AVAIL bytes, AVAIL > 0), or 0 when it is not
+ * one: no overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629). *CP gets its code
+ * point. The fuzz harnesses check every log line with it. */
+size_t utf8_len(const unsigned char *s, size_t avail, uint32_t *cp);
 
 /* quote() into a buffer that lives until the end of the enclosing block, for one printf argument:
  *   errmsg_set(err, -EINVAL, "option \"%s\": unknown", QUOTE(key, 60)); */

@@ -11,6 +11,7 @@
 
 #include "fuzz.h"
 #include "log.h"
+#include "quote.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -52,38 +53,6 @@ static inline bool fuzz_ignored(const char *name)
 	return ignored;
 }
 
-/* Length of the valid UTF-8 sequence at S (AVAIL bytes): no overlong form, no surrogate, nothing
- * above U+10FFFF; 0 when there is none. *CP gets its code point. */
-static inline size_t fuzz_utf8_len(const unsigned char *s, size_t avail, uint32_t *cp)
-{
-	size_t n;
-	uint32_t c, min;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0)
-		n = 2, c = s[0] & 0x1f, min = 0x80;
-	else if ((s[0] & 0xf0) == 0xe0)
-		n = 3, c = s[0] & 0x0f, min = 0x800;
-	else if ((s[0] & 0xf8) == 0xf0)
-		n = 4, c = s[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (n > avail)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
 /* NULL when the LEN bytes at S are valid UTF-8 without a control character (C0, DEL, C1; with
  * LINES, '\n' ends lines and is allowed), else the first byte that is not. */
 static inline const char *fuzz_text_bad(const char *s, size_t len, bool lines)
@@ -93,7 +62,7 @@ static inline const char *fuzz_text_bad(const char *s, size_t len, bool lines)
 	size_t n;
 
 	for (size_t i = 0; i < len; i += n) {
-		n = fuzz_utf8_len(p + i, len - i, &cp);
+		n = utf8_len(p + i, len - i, &cp);
 		if (!n || (cp < 0x20 && !(lines && cp == '\n')) || cp == 0x7f ||
 		    (cp >= 0x80 && cp < 0xa0))
 			return s + i;

@@ -52,8 +52,9 @@ after_boot()
 	host_reboot "$WGT_HOST"
 	after_boot reboot "$t0"
 	# What the closing note quotes: the engine's own account of the boot.
-	grep -E 'Loading containers: start|plugin.*enable|Daemon has completed' "$WGT_HOST/dockerd.log" |
-		tail -n 4 | cut -c1-160 | sed 's/^/# /' >&3
+	# The plugin's own lines (its daemon's stderr) carry plugin=ID in the engine's log.
+	grep -E 'Loading containers: start|wireguard-driver [0-9a-f]|listening on|Daemon has completed' \
+		"$WGT_HOST/dockerd.log" | tail -n 4 | cut -c1-200 | sed 's/^/# /' >&3
 }
 
 @test "power loss: everything killed, /run emptied; the same at the next boot" {
