@@ -219,6 +219,7 @@ static int bad(char *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err + n, ERRMSG_LEN - (size_t)n, fmt, ap);
 	va_end(ap);
+	utf8_cut_end(err);
 	return -EPROTO;
 }
 
@@ -923,6 +924,7 @@ static int why_set(char *why, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, ETCD_WHY_LEN, fmt, ap);
 	va_end(ap);
+	utf8_cut_end(why);
 	return code;
 }
 
@@ -1756,6 +1758,7 @@ static int watch_end(struct etcd_watch *w, int verdict, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(w->why, sizeof(w->why), fmt, ap);
 	va_end(ap);
+	utf8_cut_end(w->why);
 	w->verdict = verdict;
 	return 1;
 }

@@ -36,6 +36,21 @@ size_t utf8_len(const unsigned char *s, size_t avail, uint32_t *cp)
 	return n;
 }
 
+void utf8_cut_end(char *s)
+{
+	size_t len = strlen(s), k = len, need;
+	unsigned char lead;
+
+	while (k > 0 && len - k < 3 && ((unsigned char)s[k - 1] & 0xc0) == 0x80)
+		k--;
+	if (k == 0)
+		return;
+	lead = (unsigned char)s[k - 1];
+	need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+	if (need > len - (k - 1))
+		s[k - 1] = '\0';
+}
+
 /* The escape for code point CP when it needs one ("" otherwise), into ESC (8 bytes). */
 static const char *escape(uint32_t cp, size_t len, unsigned char byte, char *esc)
 {

@@ -26,6 +26,10 @@ const char *quote_mem(const char *s, size_t len, size_t max, char *buf, size_t s
  * one: no overlong forms, no surrogates, nothing above U+10FFFF (RFC 3629). *CP gets its code
  * point. The fuzz harnesses check every log line with it. */
 size_t utf8_len(const unsigned char *s, size_t avail, uint32_t *cp);
+/* Cuts the NUL-terminated S before its last character when that one is incomplete, as
+ * vsnprintf() leaves a message longer than its buffer: an answer to the engine must be valid
+ * UTF-8 (jansson refuses it otherwise and the engine reads "out of memory"). */
+void utf8_cut_end(char *s);
 
 /* quote() into a buffer that lives until the end of the enclosing block, for one printf argument:
  *   errmsg_set(err, -EINVAL, "option \"%s\": unknown", QUOTE(key, 60)); */

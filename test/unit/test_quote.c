@@ -68,6 +68,37 @@ UNIT_TEST(the_result_is_always_valid_utf8_for_jansson)
 	}
 }
 
+/* A message longer than its buffer (vsnprintf) loses an incomplete last character, nothing else:
+ * the fuzzer's regress-error-cut-in-a-character of fuzz_etcd. */
+UNIT_TEST(a_message_cut_by_its_buffer_ends_on_a_character)
+{
+	char err[32], s[8];
+	json_t *j;
+
+	/* What vsnprintf() leaves of "bad answer: " and U+732B in 15 bytes. */
+	memcpy(err, "bad answer: \xe7\x8c", 15);
+	j = json_string(err);
+	CHECK(j == NULL); /* jansson refused it: the engine read "out of memory" */
+	json_decref(j);
+	utf8_cut_end(err);
+	CHECK(!strcmp(err, "bad answer: "));
+	j = json_string(err);
+	CHECK(j != NULL);
+	json_decref(j);
+	strcpy(s, "ab\xc3\xa9");
+	utf8_cut_end(s);
+	CHECK(!strcmp(s, "ab\xc3\xa9")); /* complete: kept */
+	strcpy(s, "ab\xf0\x9f\x98");
+	utf8_cut_end(s);
+	CHECK(!strcmp(s, "ab"));
+	strcpy(s, "\xc3");
+	utf8_cut_end(s);
+	CHECK(!strcmp(s, ""));
+	strcpy(s, "abc");
+	utf8_cut_end(s);
+	CHECK(!strcmp(s, "abc"));
+}
+
 UNIT_TEST(the_macro_gives_a_buffer_per_argument)
 {
 	char out[128];
@@ -78,6 +109,7 @@ UNIT_TEST(the_macro_gives_a_buffer_per_argument)
 
 UNIT_MAIN("quote", UNIT_CASE(plain_text_is_kept),
 	  UNIT_CASE(control_characters_quotes_and_backslashes_are_escaped),
+	  UNIT_CASE(a_message_cut_by_its_buffer_ends_on_a_character),
 	  UNIT_CASE(bytes_that_are_not_utf8_are_escaped),
 	  UNIT_CASE(text_is_cut_on_a_character_boundary),
 	  UNIT_CASE(the_result_is_always_valid_utf8_for_jansson),
