@@ -19,7 +19,9 @@ setup_file()
 	docker run -d --name rb-web --restart unless-stopped \
 		--network name=rb,driver-opt=wg.key=web "$IMAGE" sleep 1d >/dev/null
 	docker run -d --name rb-anon --restart always --network rb "$IMAGE" sleep 1d >/dev/null
-	[ -z "$(mesh rb rb-db rb-web rb-anon)" ]
+	# The earlier endpoints learn a new peer after its Join answers (within a second or so):
+	# a first handshake can meet a peer that does not know it yet and is retried 5 s later.
+	wait_until 15 eval '[ -z "$(mesh rb rb-db rb-web rb-anon)" ]'
 	pubkeys rb rb-db rb-web >"$WGT_DIR/keys"
 }
 
