@@ -40,36 +40,57 @@ struct request {
 	size_t argc;
 };
 
+/* Room for N more bytes and a NUL in T; -ENOMEM. */
+static int reserve(struct admin_text *t, size_t n)
+{
+	size_t len = t->len, cap;
+	char *grown;
+
+	if (len + n + 1 <= t->cap)
+		return 0;
+	cap = (len + n + 1) * 2;
+	/* Not realloc: the old block may hold a secret and must be wiped, not left. */
+	grown = malloc(cap);
+	if (!grown)
+		return -ENOMEM;
+	if (t->data)
+		memcpy(grown, t->data, len);
+	admin_text_free(t);
+	t->data = grown;
+	t->len = len;
+	t->cap = cap;
+	return 0;
+}
+
+int admin_text_append(struct admin_text *t, const char *s, size_t n)
+{
+	if (reserve(t, n))
+		return -ENOMEM;
+	memcpy(t->data + t->len, s, n);
+	t->len += n;
+	t->data[t->len] = '\0';
+	return 0;
+}
+
 int admin_text_printf(struct admin_text *t, const char *fmt, ...)
 {
+	size_t room = t->cap - t->len;
 	va_list ap;
-	char *grown;
-	size_t cap;
 	int n;
 
+	/* Formatted once where it fits (a /metrics answer is a hundred thousand lines). */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(room ? t->data + t->len : NULL, room, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return -EINVAL;
-	if (t->len + (size_t)n + 1 > t->cap) {
-		size_t len = t->len;
-
-		cap = (len + (size_t)n + 1) * 2;
-		/* Not realloc: the old block may hold a secret and must be wiped, not left. */
-		grown = malloc(cap);
-		if (!grown)
+	if ((size_t)n >= room) {
+		if (reserve(t, (size_t)n))
 			return -ENOMEM;
-		if (t->data)
-			memcpy(grown, t->data, len);
-		admin_text_free(t);
-		t->data = grown;
-		t->len = len;
-		t->cap = cap;
+		va_start(ap, fmt);
+		vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
+		va_end(ap);
 	}
-	va_start(ap, fmt);
-	vsnprintf(t->data + t->len, t->cap - t->len, fmt, ap);
-	va_end(ap);
 	t->len += (size_t)n;
 	return 0;
 }

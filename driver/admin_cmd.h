@@ -11,9 +11,10 @@ struct admin_text {
 	size_t len, cap;
 };
 
-/* Appends to T; -ENOMEM. */
+/* Appends to T (which stays NUL-terminated); -ENOMEM. */
 int admin_text_printf(struct admin_text *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+int admin_text_append(struct admin_text *t, const char *s, size_t n);
 /* Wipes and frees T's storage and empties it. */
 void admin_text_free(struct admin_text *t);
 

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <stdlib.h>
@@ -30,21 +31,31 @@ struct metrics {
 
 /* ---- the text ---- */
 
+/* The two characters a label value holds for C (a backslash, a quote or a newline). */
+static const char *escaped(char c)
+{
+	return c == '\n' ? "\\n" : c == '"' ? "\\\"" : "\\\\";
+}
+
 /* Appends NAME="VALUE" (VALUE escaped as the format wants; NULL is "") to OUT, after a comma
  * unless FIRST. */
 static int label(struct admin_text *out, bool first, const char *name, const char *value)
 {
-	int ret = admin_text_printf(out, "%s%s=\"", first ? "" : ",", name);
+	const char *p = value ? value : "";
+	size_t span;
+	int ret;
 
-	for (const char *p = value ? value : ""; *p && !ret; p++) {
-		if (*p == '\\' || *p == '"')
-			ret = admin_text_printf(out, "\\%c", *p);
-		else if (*p == '\n')
-			ret = admin_text_printf(out, "\\n");
-		else
-			ret = admin_text_printf(out, "%c", *p);
+	ret = admin_text_printf(out, "%s%s=\"", first ? "" : ",", name);
+	while (!ret && *p) {
+		span = strcspn(p, "\\\"\n");
+		ret = admin_text_append(out, p, span);
+		p += span;
+		if (!ret && *p) {
+			ret = admin_text_append(out, escaped(*p), 2);
+			p++;
+		}
 	}
-	return ret ? ret : admin_text_printf(out, "\"");
+	return ret ? ret : admin_text_append(out, "\"", 1);
 }
 
 static const char *str(const json_t *o, const char *key)
@@ -330,6 +341,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		text = strdup(err);
 		return answer(c, MHD_HTTP_INTERNAL_SERVER_ERROR, text, text ? strlen(text) : 0);
 	}
+	/* The answer was built from a document of every peer of every link (tens of MiB at 200
+	 * endpoints), freed now: give that memory back rather than keep it until the next one. */
+	malloc_trim(0);
 	/* Nothing secret is in it: handed over, not wiped. */
 	text = out.data ? out.data : strdup("");
 	return answer(c, MHD_HTTP_OK, text, out.len);
