@@ -9,6 +9,12 @@
 #   scale_cleanup                  removes what scale_run left (on an error or a signal)
 # What it measures, in SC_*:
 #   SC_LAT          `docker run -d` wall time of each container, ms, in start order
+#   SC_PLUGIN       the plugin's own share of each: the time its daemon took to answer that
+#                   container's CreateEndpoint and Join, ms, from the daemon's debug lines in
+#                   the engine's log SC_ENGINE_LOG (the plugin runs with LOG_LEVEL=debug; empty
+#                   SC_ENGINE_LOG: not measured)
+#   SC_SCRAPE       with all N running, one GET of the plugin's /metrics at SC_METRICS
+#                   (host:port; empty: none): "ms bytes series rss_before_kib rss_after_kib"
 #   SC_BR_LAT       the same on the bridge network
 #   SC_REACH        for every SC_EVERY-th container: ms from its `docker run -d` returning until
 #                   the first container gets a ping reply from it (a ping every 20 ms, from the
@@ -19,7 +25,8 @@
 #   SC_LEFT         links, wireguard-go processes and endpoint files left after the removal
 
 SC_PREFIX=wgscale-$$ SC_BR_PREFIX=wgscale-br-$$
-SC_LAT=() SC_BR_LAT=() SC_REACH=()
+SC_LAT=() SC_BR_LAT=() SC_REACH=() SC_PLUGIN=()
+SC_METRICS=${SC_METRICS:-} SC_ENGINE_LOG=${SC_ENGINE_LOG:-} SC_SCRAPE=''
 SC_DAEMON_KB=- SC_BACKEND_KB=- SC_START_MS=- SC_RM_MS=- SC_LEFT=- SC_N=0
 
 # KiB of RSS of PID (VmRSS; 0 when it is gone).
@@ -54,10 +61,33 @@ reach_ms()
 	fi
 }
 
+# The daemon's time for each CreateEndpoint + Join in the engine's log after line FROM, ms, one
+# per line in call order (the scale run's containers start one after the other).
+plugin_call_ms()
+{
+	tail -n "+$(($1 + 1))" "$SC_ENGINE_LOG" |
+		grep -oE 'debug: NetworkDriver\.(CreateEndpoint|Join): ok \([0-9.]+ ms\)' |
+		awk '{ gsub(/[(]/, "", $4); v += $4 } /Join/ { printf "%.1f\n", v; v = 0 }'
+}
+
+# One GET of the plugin's /metrics with N endpoints: its time, size and series, and the daemon
+# PID's RSS before and after (the answer is built in memory).
+scrape_once()
+{
+	local daemon=$1 out before t
+
+	out=$(mktemp)
+	before=$(rss_kb "$daemon")
+	t=$(elapsed_ms curl -sf --max-time 60 -o "$out" "http://$SC_METRICS/metrics") || t=failed
+	SC_SCRAPE="$t $(stat -c %s "$out") $(grep -vc '^#' "$out") $before $(rss_kb "$daemon")"
+	rm -f "$out"
+}
+
 scale_start()
 {
-	local net=$1 br_net=$2 image=$3 n=$4 every=$5 i name t first_pid=0 addr t0 wg_ms=0
+	local net=$1 br_net=$2 image=$3 n=$4 every=$5 i name t first_pid=0 addr t0 wg_ms=0 from=0
 
+	[ -z "$SC_ENGINE_LOG" ] || from=$(wc -l <"$SC_ENGINE_LOG")
 	for ((i = 1; i <= n; i++)); do
 		name=$SC_PREFIX-$i
 		t0=${EPOCHREALTIME/[.,]/}
@@ -76,6 +106,10 @@ scale_start()
 		((i % 20 == 0)) && log "scale: $i/$n started, last docker run $t ms" || true
 	done
 	SC_START_MS=$wg_ms
+	if [ -n "$SC_ENGINE_LOG" ]; then
+		sleep 2 # the plugin's lines reach the engine's log a moment later
+		mapfile -t SC_PLUGIN < <(plugin_call_ms "$from")
+	fi
 }
 
 scale_remove()
@@ -114,6 +148,7 @@ scale_run()
 	SC_DAEMON_KB=$(rss_kb "$daemon")
 	# shellcheck disable=SC2046
 	SC_BACKEND_KB=$(sum_rss_kb $(backend_pids "$daemon"))
+	[ -z "$SC_METRICS" ] || scrape_once "$daemon"
 	log "scale: removing the $n containers, 20 at a time"
 	scale_remove "$net" "$daemon"
 }
@@ -141,7 +176,7 @@ decile_medians()
 
 scale_report()
 {
-	local dec br first last mib_per_ep
+	local dec br pl sc first last mib_per_ep
 
 	[ "${#SC_LAT[@]}" -ge 10 ] || { printf '  scale        not run (needs >= 10 containers)\n'; return 0; }
 	read -r -a dec <<<"$(decile_medians "${SC_LAT[@]}")"
@@ -155,11 +190,21 @@ scale_report()
 		"$(ratio "$last" "$first")" "$(ratio "${br[9]}" "${br[0]}")"
 	printf '               wireguard / bridge by decile: %s\n' "$(for ((d = 0; d < 10; d++)); do
 		ratio "${dec[d]}" "${br[d]}"; done | paste -sd' ')"
+	if [ "${#SC_PLUGIN[@]}" -ge 10 ]; then
+		read -r -a pl <<<"$(decile_medians "${SC_PLUGIN[@]}")"
+		printf '               the daemon'"'"'s CreateEndpoint + Join (ms) by decile: %s (last / first %s; %d of %d)\n' \
+			"${pl[*]}" "$(ratio "${pl[9]}" "${pl[0]}")" "${#SC_PLUGIN[@]}" "$SC_N"
+	fi
 	printf '               reachable from the first: median %s ms, max %s ms of %d samples (target <= 1000)\n' \
 		"$(median "${SC_REACH[@]}")" "$(printf '%s\n' "${SC_REACH[@]}" | sort -n | tail -n 1)" \
 		"${#SC_REACH[@]}"
 	printf '               RSS: daemon %d MiB, wireguard-go %d MiB in all = %s MiB per endpoint\n' \
 		$((SC_DAEMON_KB / 1024)) $((SC_BACKEND_KB / 1024)) "$mib_per_ep"
+	if [ -n "$SC_SCRAPE" ]; then
+		read -r -a sc <<<"$SC_SCRAPE"
+		printf '               one GET /metrics with %d endpoints: %s ms, %s KiB, %s series; daemon RSS %d -> %d MiB\n' \
+			"$SC_N" "${sc[0]}" $((sc[1] / 1024)) "${sc[2]}" $((sc[3] / 1024)) $((sc[4] / 1024))
+	fi
 	printf '               start all %.1f s, remove all %.1f s (ratio %s, target < 1); left: %s\n' \
 		"$(awk -v m="$SC_START_MS" 'BEGIN { print m / 1000 }')" \
 		"$(awk -v m="$SC_RM_MS" 'BEGIN { print m / 1000 }')" \
