@@ -217,9 +217,8 @@ static int bad(char *err, const char *fmt, ...)
 	int n = snprintf(err, ERRMSG_LEN, "bad answer: ");
 
 	va_start(ap, fmt);
-	vsnprintf(err + n, ERRMSG_LEN - (size_t)n, fmt, ap);
+	errmsg_vformat(err + n, ERRMSG_LEN - (size_t)n, fmt, ap);
 	va_end(ap);
-	utf8_cut_end(err);
 	return -EPROTO;
 }
 
@@ -922,9 +921,8 @@ static int why_set(char *why, int code, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(why, ETCD_WHY_LEN, fmt, ap);
+	errmsg_vformat(why, ETCD_WHY_LEN, fmt, ap);
 	va_end(ap);
-	utf8_cut_end(why);
 	return code;
 }
 
@@ -1756,9 +1754,8 @@ static int watch_end(struct etcd_watch *w, int verdict, const char *fmt, ...)
 	if (w->verdict != 1)
 		return 1;
 	va_start(ap, fmt);
-	vsnprintf(w->why, sizeof(w->why), fmt, ap);
+	errmsg_vformat(w->why, sizeof(w->why), fmt, ap);
 	va_end(ap);
-	utf8_cut_end(w->why);
 	w->verdict = verdict;
 	return 1;
 }
