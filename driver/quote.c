@@ -38,16 +38,14 @@ size_t utf8_len(const unsigned char *s, size_t avail, uint32_t *cp)
 
 void utf8_cut_end(char *s)
 {
-	size_t len = strlen(s), k = len, need;
-	unsigned char lead;
+	size_t len = strlen(s), k = len;
+	uint32_t cp;
 
+	/* The last character starts at most three continuation bytes before the end. */
 	while (k > 0 && len - k < 3 && ((unsigned char)s[k - 1] & 0xc0) == 0x80)
 		k--;
-	if (k == 0)
-		return;
-	lead = (unsigned char)s[k - 1];
-	need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-	if (need > len - (k - 1))
+	if (k > 0 && ((unsigned char)s[k - 1] & 0x80) &&
+	    !utf8_len((const unsigned char *)s + k - 1, len - k + 1, &cp))
 		s[k - 1] = '\0';
 }
 
