@@ -20,6 +20,8 @@
 #                   the first container gets a ping reply from it (a ping every 20 ms, from the
 #                   host's busybox in the first container's network namespace)
 #   SC_DAEMON_KB    the plugin daemon's RSS with the N containers running, KiB
+#   SC_IDLE         with the N containers running and idle, the CPU over SC_IDLE_S (20) seconds,
+#                   in % of one core: "all_wireguard_go daemon whole_machine processes" (idle_cpu)
 #   SC_BACKEND_KB   the RSS of every wireguard-go the daemon started, added up, KiB
 #   SC_START_MS     all starts, SC_RM_MS removing them all (20 `docker rm -f` at a time)
 #   SC_LEFT         links, wireguard-go processes and endpoint files left after the removal
@@ -28,6 +30,7 @@ SC_PREFIX=wgscale-$$ SC_BR_PREFIX=wgscale-br-$$
 SC_LAT=() SC_BR_LAT=() SC_REACH=() SC_PLUGIN=()
 SC_METRICS=${SC_METRICS:-} SC_ENGINE_LOG=${SC_ENGINE_LOG:-} SC_SCRAPE=''
 SC_DAEMON_KB=- SC_BACKEND_KB=- SC_START_MS=- SC_RM_MS=- SC_LEFT=- SC_N=0
+SC_IDLE_S=${SC_IDLE_S:-20} SC_IDLE=''
 
 # KiB of RSS of PID (VmRSS; 0 when it is gone).
 rss_kb() { awk '$1 == "VmRSS:" { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -43,6 +46,52 @@ sum_rss_kb()
 		sum=$((sum + $(rss_kb "$p")))
 	done
 	echo "$sum"
+}
+
+# CPU time (user + system) of the PIDs given, in clock ticks, added up; a PID gone counts 0. The
+# fields are counted after the command name's ")", which may hold spaces.
+cpu_ticks()
+{
+	local p v t=0
+
+	for p in "$@"; do
+		v=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }') || v=0
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+
+# Ticks the whole machine spent busy (user, nice, system, irq, softirq), all cores added up.
+machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+
+# With the containers running and nothing asked of them: the CPU over SC_IDLE_S seconds of every
+# wireguard-go daemon PID started, of the daemon and of the whole machine, in % of one core, and
+# how many wireguard-go there are. Its own sleep costs nothing: what it sees is the idle cost of
+# what runs (wireguard-go's timers, the daemon's monitor reading every link, the engine's shims).
+idle_cpu()
+{
+	local daemon=$1 hz w0 d0 m0 w1 d1 m1
+	local -a wg
+
+	mapfile -t wg < <(backend_pids "$daemon")
+	hz=$(getconf CLK_TCK)
+	w0=$(cpu_ticks "${wg[@]}") d0=$(cpu_ticks "$daemon") m0=$(machine_ticks)
+	sleep "$SC_IDLE_S"
+	w1=$(cpu_ticks "${wg[@]}") d1=$(cpu_ticks "$daemon") m1=$(machine_ticks)
+	awk -v w=$((w1 - w0)) -v d=$((d1 - d0)) -v m=$((m1 - m0)) -v hz="$hz" -v s="$SC_IDLE_S" \
+		-v n="${#wg[@]}" 'BEGIN { f = 100 / hz / s; printf "%.1f %.1f %.1f %d\n", w * f, d * f, m * f, n }'
+}
+
+# The idle line of the report, from "wg daemon machine n" as idle_cpu prints it.
+idle_report()
+{
+	local -a v
+
+	read -r -a v <<<"$1"
+	printf '               idle, CPU over %d s in %% of one core: %d wireguard-go %s (%s ms/s each), daemon %s, whole machine %s\n' \
+		"$SC_IDLE_S" "${v[3]}" "${v[0]}" \
+		"$(awk -v w="${v[0]}" -v n="${v[3]}" 'BEGIN { printf "%.2f", n ? w * 10 / n : 0 }')" \
+		"${v[1]}" "${v[2]}"
 }
 
 # ms until FROM_PID's network namespace gets a ping reply from ADDR; 5000 when none came.
@@ -148,6 +197,8 @@ scale_run()
 	SC_DAEMON_KB=$(rss_kb "$daemon")
 	# shellcheck disable=SC2046
 	SC_BACKEND_KB=$(sum_rss_kb $(backend_pids "$daemon"))
+	log "scale: the CPU of the idle containers' backends over $SC_IDLE_S s"
+	SC_IDLE=$(idle_cpu "$daemon")
 	[ -z "$SC_METRICS" ] || scrape_once "$daemon"
 	log "scale: removing the $n containers, 20 at a time"
 	scale_remove "$net" "$daemon"
@@ -200,6 +251,7 @@ scale_report()
 		"${#SC_REACH[@]}"
 	printf '               RSS: daemon %d MiB, wireguard-go %d MiB in all = %s MiB per endpoint\n' \
 		$((SC_DAEMON_KB / 1024)) $((SC_BACKEND_KB / 1024)) "$mib_per_ep"
+	[ -z "$SC_IDLE" ] || idle_report "$SC_IDLE"
 	if [ -n "$SC_SCRAPE" ]; then
 		read -r -a sc <<<"$SC_SCRAPE"
 		printf '               one GET /metrics with %d endpoints: %s ms, %s KiB, %s series; daemon RSS %d -> %d MiB\n' \
