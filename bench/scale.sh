@@ -65,9 +65,10 @@ cpu_ticks()
 machine_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 
 # With the containers running and nothing asked of them: the CPU over SC_IDLE_S seconds of every
-# wireguard-go daemon PID started, of the daemon and of the whole machine, in % of one core, and
-# how many wireguard-go there are. Its own sleep costs nothing: what it sees is the idle cost of
-# what runs (wireguard-go's timers, the daemon's monitor reading every link, the engine's shims).
+# wireguard-go the daemon (PID) started, of the daemon and of the whole machine, in % of one
+# core, and how many wireguard-go there are. Its own sleep costs nothing: what it sees is the
+# idle cost of what runs (wireguard-go's timers, the daemon's monitor reading every link, the
+# engine's shims).
 idle_cpu()
 {
 	local daemon=$1 hz w0 d0 m0 w1 d1 m1
