@@ -48,17 +48,19 @@ sum_rss_kb()
 	echo "$sum"
 }
 
-# CPU time (user + system) of the PIDs given, in clock ticks, added up; a PID gone counts 0. The
+# CPU time (user + system) of the PIDs given, in clock ticks, added up; a PID gone counts 0. One
+# read of all their stat files, so that every PID's window is the same at 1,000 of them. The
 # fields are counted after the command name's ")", which may hold spaces.
 cpu_ticks()
 {
-	local p v t=0
+	local p
+	local -a files=()
 
 	for p in "$@"; do
-		v=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }') || v=0
-		t=$((t + ${v:-0}))
+		files+=("/proc/$p/stat")
 	done
-	echo "$t"
+	((${#files[@]})) || { echo 0; return 0; }
+	cat "${files[@]}" 2>/dev/null | awk '{ sub(/.*\) /, ""); t += $12 + $13 } END { print t + 0 }'
 }
 
 # Ticks the whole machine spent busy (user, nice, system, irq, softirq), all cores added up.
