@@ -121,8 +121,20 @@ test-kernel: deps
 test-faults: deps
 	$(Q)test/run-all faults
 
-plugin: all
+# The plugin directory is remade only when what goes into it changed (mkplugin.sh writes
+# wireguard-go.version last): a test suite or benchmark that reads build/plugin while another
+# runs `make plugin` (test/run-all runs the kernel suite's VM beside the others) sees no change.
+# $(PLUGIN_DIR).wggo holds WIREGUARD_GO, so naming another wireguard-go (or none) remakes it.
+plugin: $(PLUGIN_DIR)/wireguard-go.version
+
+$(PLUGIN_DIR)/wireguard-go.version: $(B)/wireguard-driver $(PLUGIN_DIR).wggo $(WIREGUARD_GO) \
+		plugin/config.json scripts/mkplugin.sh scripts/debfetch.sh scripts/debs.lock
 	$(Q)scripts/mkplugin.sh $(B) $(PLUGIN_DIR)
+
+$(PLUGIN_DIR).wggo: FORCE
+	@mkdir -p $(@D)
+	$(Q)[ "$$(cat $@ 2>/dev/null)" = 'WIREGUARD_GO=$(WIREGUARD_GO)' ] || \
+		echo 'WIREGUARD_GO=$(WIREGUARD_GO)' >$@
 
 install: plugin
 	$(Q)scripts/install-plugin.sh $(PLUGIN_DIR) $(PLUGIN_NAME):$(PLUGIN_TAG)
