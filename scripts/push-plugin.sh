@@ -23,18 +23,18 @@ if docker plugin inspect "$ref" >/dev/null 2>&1; then
 		"engine (DOCKER_HOST), or remove it (docker plugin rm $ref)" >&2
 	exit 1
 fi
-if ! out=$(docker plugin create "$ref" "$dir" 2>&1); then
+# The engine (20.10 and 26.1) stores a plugin's layer once and refuses a second plugin whose
+# rootfs is the very same (`content sha256:...: already exists`), such as the one make install
+# created from this build/plugin. The plugin is created from a copy made now: its files' times,
+# and so its layer, are its own.
+copy=$(mktemp -d)
+trap 'rm -rf "$copy"' EXIT
+cp -R --preserve=mode,ownership,links "$dir/config.json" "$dir/rootfs" "$copy/"
+if ! out=$(docker plugin create "$ref" "$copy" 2>&1); then
 	echo "push-plugin: docker plugin create $ref: $out" >&2
-	# The engine (20.10 and 26.1) stores a plugin's layer once and refuses a second plugin with
-	# the very same rootfs: this build, installed already by make install from the same
-	# build/plugin. make plugin copies the files anew, which gives a new layer.
-	if [[ $out == *"already exists"* ]]; then
-		echo "push-plugin: this engine has a plugin made from the same build; remove it" \
-			"(docker plugin ls), or run make plugin again for a new build" >&2
-	fi
 	exit 1
 fi
-trap 'docker plugin rm -f "$ref" >/dev/null 2>&1 || true' EXIT
+trap 'docker plugin rm -f "$ref" >/dev/null 2>&1 || true; rm -rf "$copy"' EXIT
 docker plugin push "$ref"
 echo "push-plugin: pushed $ref; install it with:"
 name=${ref##*/}

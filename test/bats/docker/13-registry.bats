@@ -102,7 +102,7 @@ teardown_file()
 
 teardown() { fault_teardown; }
 
-@test "make push refuses without REGISTRY, and over a plugin of that name it did not create" {
+@test "make push refuses without REGISTRY and over a plugin of that name; beside one of the same build it pushes" {
 	run make -C "$REPO" --no-print-directory push
 	[ "$status" -ne 0 ]
 	[[ $output == *"make push needs REGISTRY=HOST[:PORT]"* ]]
@@ -114,6 +114,12 @@ teardown() { fault_teardown; }
 	[[ $output == *"this engine has a plugin named $REG_ADDR/wireguard:mine already"* ]]
 	DOCKER_HOST=unix://$WGT_BUILD/docker.sock docker plugin inspect "$REG_ADDR/wireguard:mine" \
 		>/dev/null
+	# The same build under another name, beside a plugin made from it (make install, then make
+	# push): the engine refuses a second plugin with the very same rootfs; make push's own copy
+	# of the files is another layer. It leaves the engine as it found it.
+	build_push PLUGIN_DIR="$WGT_DIR/plugin-a" PLUGIN_TAG=again
+	[ "$(DOCKER_HOST=unix://$WGT_BUILD/docker.sock docker plugin ls --format '{{.Name}}')" = \
+		"$REG_ADDR/wireguard:mine" ]
 	DOCKER_HOST=unix://$WGT_BUILD/docker.sock docker plugin rm "$REG_ADDR/wireguard:mine" \
 		>/dev/null
 }
