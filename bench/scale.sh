@@ -34,6 +34,8 @@ SC_IDLE_S=${SC_IDLE_S:-20} SC_IDLE=''
 
 # KiB of RSS of PID (VmRSS; 0 when it is gone).
 rss_kb() { awk '$1 == "VmRSS:" { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Its peak RSS since it started.
+hwm_kb() { awk '$1 == "VmHWM:" { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # The wireguard-go processes the plugin daemon PID started (its children).
 backend_pids() { { ps -o pid= --ppid "$1" || true; } | awk '{ print $1 }'; }
@@ -123,7 +125,8 @@ plugin_call_ms()
 }
 
 # One GET of the plugin's /metrics with N endpoints: its time, size and series, and the daemon
-# PID's RSS before and after (the answer is built in memory).
+# PID's RSS before and after and its peak after (VmHWM: the answer is built in memory, and the
+# daemon had never held as much before).
 scrape_once()
 {
 	local daemon=$1 out before t
@@ -132,6 +135,7 @@ scrape_once()
 	before=$(rss_kb "$daemon")
 	t=$(elapsed_ms curl -sf --max-time 60 -o "$out" "http://$SC_METRICS/metrics") || t=failed
 	SC_SCRAPE="$t $(stat -c %s "$out") $(grep -vc '^#' "$out") $before $(rss_kb "$daemon")"
+	SC_SCRAPE+=" $(hwm_kb "$daemon")"
 	rm -f "$out"
 }
 
@@ -257,8 +261,9 @@ scale_report()
 	[ -z "$SC_IDLE" ] || idle_report "$SC_IDLE"
 	if [ -n "$SC_SCRAPE" ]; then
 		read -r -a sc <<<"$SC_SCRAPE"
-		printf '               one GET /metrics with %d endpoints: %s ms, %s KiB, %s series; daemon RSS %d -> %d MiB\n' \
-			"$SC_N" "${sc[0]}" $((sc[1] / 1024)) "${sc[2]}" $((sc[3] / 1024)) $((sc[4] / 1024))
+		printf '               one GET /metrics with %d endpoints: %s ms, %s KiB, %s series; daemon RSS %d -> %d MiB, peak %d MiB\n' \
+			"$SC_N" "${sc[0]}" $((sc[1] / 1024)) "${sc[2]}" $((sc[3] / 1024)) $((sc[4] / 1024)) \
+			$((sc[5] / 1024))
 	fi
 	printf '               start all %.1f s, remove all %.1f s (ratio %s, target < 1); left: %s\n' \
 		"$(awk -v m="$SC_START_MS" 'BEGIN { print m / 1000 }')" \

@@ -79,55 +79,103 @@ static int net_labels(struct admin_text *out, const json_t *n)
 	return ret ? ret : label(out, false, "network_id", id);
 }
 
-/* One sample per peer of every endpoint: FIELD of the peer (a number) as metric NAME. */
-static int peer_family(struct admin_text *out, const json_t *doc, const char *name,
-		       const char *type, const char *help, const char *field)
-{
-	size_t i, j, k;
-	json_t *n, *ep, *p;
-	char eid[13];
-	int ret = family(out, name, type, help);
+/* The families with one sample per peer of every endpoint, and the peers' link states. */
+static const struct {
+	const char *name, *type, *help, *field;
+} peer_families[] = {
+	{ "wireguard_sent_bytes_total", "counter", "Bytes sent to the peer by the endpoint's link.",
+	  "tx_bytes" },
+	{ "wireguard_received_bytes_total", "counter",
+	  "Bytes received from the peer by the endpoint's link.", "rx_bytes" },
+	{ "wireguard_latest_handshake_seconds", "gauge",
+	  "Unix time of the latest handshake with the peer (0: none yet).", "latest_handshake" },
+};
+#define N_PEER_FAMILIES (sizeof(peer_families) / sizeof(peer_families[0]))
+static const char *const link_states[] = { "active", "programming", "waiting", "stale" };
+#define N_LINK_STATES (sizeof(link_states) / sizeof(link_states[0]))
 
-	json_array_foreach (json_object_get(doc, "networks"), i, n) {
-		json_array_foreach (json_object_get(n, "endpoints"), j, ep) {
-			snprintf(eid, sizeof(eid), "%.12s", str(ep, "id"));
-			json_array_foreach (json_object_get(ep, "peers"), k, p) {
-				if (ret || !str(p, "public_key"))
-					continue;
-				ret = admin_text_printf(out, "%s{", name);
-				if (!ret)
-					ret = net_labels(out, n);
-				if (!ret)
-					ret = label(out, false, "container", str(ep, "container"));
-				if (!ret)
-					ret = label(out, false, "endpoint", eid);
-				if (!ret)
-					ret = label(out, false, "identity", str(ep, "identity"));
-				if (!ret)
-					ret = label(out, false, "peer_identity",
-						    str(p, "identity"));
-				if (!ret)
-					ret = label(out, false, "peer_container",
-						    str(p, "container"));
-				if (!ret)
-					ret = label(out, false, "peer_kind", str(p, "kind"));
-				if (!ret)
-					ret = admin_text_printf(out, "} %" JSON_INTEGER_FORMAT "\n",
-								json_integer_value(
-									json_object_get(p, field)));
-			}
-		}
-	}
+/* What is rendered while the links are read, one endpoint at a time (status_collect_each): a
+ * family's samples must be together, so each has a text of its own until the end. */
+struct peer_series {
+	struct admin_text fam[N_PEER_FAMILIES];
+	struct admin_text labels;	/* one peer's, reused */
+	size_t (*links)[N_LINK_STATES]; /* peers per link state, per network of the document */
+	size_t n_nets;
+};
+
+static void peer_series_free(struct peer_series *ps)
+{
+	for (size_t f = 0; f < N_PEER_FAMILIES; f++)
+		admin_text_free(&ps->fam[f]);
+	admin_text_free(&ps->labels);
+	free(ps->links);
+}
+
+static int peer_labels(struct admin_text *out, const json_t *n, const json_t *ep, const json_t *p)
+{
+	char eid[13];
+	int ret;
+
+	snprintf(eid, sizeof(eid), "%.12s", str(ep, "id"));
+	out->len = 0;
+	ret = net_labels(out, n);
+	if (!ret)
+		ret = label(out, false, "container", str(ep, "container"));
+	if (!ret)
+		ret = label(out, false, "endpoint", eid);
+	if (!ret)
+		ret = label(out, false, "identity", str(ep, "identity"));
+	if (!ret)
+		ret = label(out, false, "peer_identity", str(p, "identity"));
+	if (!ret)
+		ret = label(out, false, "peer_container", str(p, "container"));
+	if (!ret)
+		ret = label(out, false, "peer_kind", str(p, "kind"));
 	return ret;
 }
 
-/* Endpoints per network and backend; peers per network and link state; outside peers. */
-static int network_families(struct admin_text *out, const json_t *doc)
+/* status_endpoint_fn: the samples of endpoint EP's peers, and their link states counted. */
+static int peer_series_add(void *ctx, size_t net_index, const json_t *n, const json_t *ep)
+{
+	struct peer_series *ps = ctx;
+	size_t k;
+	json_t *p;
+	int ret = 0;
+
+	if (net_index >= ps->n_nets) {
+		size_t(*grown)[N_LINK_STATES] =
+			realloc(ps->links, (net_index + 1) * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		memset(grown + ps->n_nets, 0, (net_index + 1 - ps->n_nets) * sizeof(*grown));
+		ps->links = grown;
+		ps->n_nets = net_index + 1;
+	}
+	json_array_foreach (json_object_get(ep, "peers"), k, p) {
+		for (size_t l = 0; l < N_LINK_STATES; l++)
+			ps->links[net_index][l] += !strcmp(str(p, "link") ?: "", link_states[l]);
+		if (!str(p, "public_key"))
+			continue;
+		ret = peer_labels(&ps->labels, n, ep, p);
+		for (size_t f = 0; f < N_PEER_FAMILIES && !ret; f++)
+			ret = admin_text_printf(
+				&ps->fam[f], "%s{%s} %" JSON_INTEGER_FORMAT "\n",
+				peer_families[f].name, ps->labels.data,
+				json_integer_value(json_object_get(p, peer_families[f].field)));
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Endpoints per network and backend; peers per network and link state (counted in PS);
+ * outside peers. */
+static int network_families(struct admin_text *out, const json_t *doc, const struct peer_series *ps)
 {
 	static const char *const backends[] = { "kernel", "userspace" };
-	static const char *const links[] = { "active", "programming", "waiting", "stale" };
-	size_t i, j, k, count;
-	json_t *n, *ep, *p;
+	size_t i, j, count;
+	json_t *n, *ep;
 	int ret;
 
 	ret = family(out, "wireguard_endpoints", "gauge",
@@ -150,18 +198,15 @@ static int network_families(struct admin_text *out, const json_t *doc)
 		ret = family(out, "wireguard_peers", "gauge",
 			     "Peers of this host's endpoints per network and link state.");
 	json_array_foreach (json_object_get(doc, "networks"), i, n) {
-		for (size_t l = 0; l < 4 && !ret; l++) {
-			count = 0;
-			json_array_foreach (json_object_get(n, "endpoints"), j, ep)
-				json_array_foreach (json_object_get(ep, "peers"), k, p)
-					count += !strcmp(str(p, "link") ?: "", links[l]);
+		for (size_t l = 0; l < N_LINK_STATES && !ret; l++) {
 			ret = admin_text_printf(out, "wireguard_peers{");
 			if (!ret)
 				ret = net_labels(out, n);
 			if (!ret)
-				ret = label(out, false, "link", links[l]);
+				ret = label(out, false, "link", link_states[l]);
 			if (!ret)
-				ret = admin_text_printf(out, "} %zu\n", count);
+				ret = admin_text_printf(out, "} %zu\n",
+							i < ps->n_nets ? ps->links[i][l] : 0);
 		}
 	}
 	if (!ret)
@@ -267,30 +312,35 @@ static int store_families(struct admin_text *out, struct wgd *d)
 
 int metrics_render(struct wgd *d, struct admin_text *out, char *err)
 {
+	struct peer_series ps = { 0 };
 	json_t *doc;
-	int ret;
+	int ret = 0;
 
 	wgd_assert_unlocked(d);
-	ret = status_collect(d, NULL, NULL, &doc, err);
-	if (ret)
+	for (size_t f = 0; f < N_PEER_FAMILIES && !ret; f++)
+		ret = family(&ps.fam[f], peer_families[f].name, peer_families[f].type,
+			     peer_families[f].help);
+	if (ret) {
+		peer_series_free(&ps);
+		return errmsg_set(err, ret, "metrics: out of memory");
+	}
+	ret = status_collect_each(d, peer_series_add, &ps, &doc, err);
+	if (ret) {
+		peer_series_free(&ps);
 		return ret;
-	ret = peer_family(out, doc, "wireguard_sent_bytes_total", "counter",
-			  "Bytes sent to the peer by the endpoint's link.", "tx_bytes");
+	}
+	for (size_t f = 0; f < N_PEER_FAMILIES && !ret; f++) {
+		ret = admin_text_append(out, ps.fam[f].data, ps.fam[f].len);
+		admin_text_free(&ps.fam[f]);
+	}
 	if (!ret)
-		ret = peer_family(out, doc, "wireguard_received_bytes_total", "counter",
-				  "Bytes received from the peer by the endpoint's link.",
-				  "rx_bytes");
-	if (!ret)
-		ret = peer_family(out, doc, "wireguard_latest_handshake_seconds", "gauge",
-				  "Unix time of the latest handshake with the peer (0: none yet).",
-				  "latest_handshake");
-	if (!ret)
-		ret = network_families(out, doc);
+		ret = network_families(out, doc, &ps);
 	if (!ret)
 		ret = api_families(out, d);
 	if (!ret)
 		ret = store_families(out, d);
 	json_decref(doc);
+	peer_series_free(&ps);
 	if (ret)
 		return errmsg_set(err, ret, "metrics: out of memory");
 	return 0;

@@ -446,8 +446,37 @@ static void read_link(const struct read *r)
 	wgdev_clear(&dev);
 }
 
-int status_collect(struct wgd *d, const char *network, const char *endpoint, json_t **out,
-		   char *err)
+/* Reads the links of READS (made in the document's order), each one's peers made just before.
+ * With FN, hands it every endpoint once its link is read and then drops that endpoint's peers,
+ * so that the document never holds more than one link's: a pair of endpoints is a peer object,
+ * hundreds of megabytes for a mesh of a thousand. */
+static int read_links(json_t *doc, struct reads *reads, status_endpoint_fn fn, void *ctx, char *err)
+{
+	size_t i, j, k = 0;
+	json_t *n, *ep;
+	int ret;
+
+	json_array_foreach (json_object_get(doc, "networks"), i, n) {
+		json_array_foreach (json_object_get(n, "endpoints"), j, ep) {
+			if (k < reads->n && reads->v[k].ep == ep) {
+				if (linked_peers(&reads->v[k]))
+					return errmsg_set(err, -ENOMEM, "out of memory");
+				read_link(&reads->v[k++]);
+			}
+			if (!fn)
+				continue;
+			ret = fn(ctx, i, n, ep);
+			if (ret)
+				return errmsg_set(err, ret, "%s", strerror(-ret));
+			if (json_object_set_new(ep, "peers", json_array()))
+				return errmsg_set(err, -ENOMEM, "out of memory");
+		}
+	}
+	return 0;
+}
+
+static int collect(struct wgd *d, const char *network, const char *endpoint, status_endpoint_fn fn,
+		   void *ctx, json_t **out, char *err)
 {
 	struct reads reads = { 0 };
 	json_t *doc = json_pack("{s:[]}", "networks");
@@ -463,11 +492,8 @@ int status_collect(struct wgd *d, const char *network, const char *endpoint, jso
 		ret = collect_model(d, network, endpoint, doc, &reads, err);
 	/* The lock was held for one object per endpoint and per candidate: what is per pair is
 	 * made now. */
-	for (size_t i = 0; !ret && i < reads.n; i++)
-		if (linked_peers(&reads.v[i]))
-			ret = errmsg_set(err, -ENOMEM, "out of memory");
-	for (size_t i = 0; !ret && i < reads.n; i++)
-		read_link(&reads.v[i]);
+	if (!ret)
+		ret = read_links(doc, &reads, fn, ctx, err);
 	reads_free(&reads);
 	if (ret) {
 		json_decref(doc);
@@ -475,4 +501,15 @@ int status_collect(struct wgd *d, const char *network, const char *endpoint, jso
 	}
 	*out = doc;
 	return 0;
+}
+
+int status_collect(struct wgd *d, const char *network, const char *endpoint, json_t **out,
+		   char *err)
+{
+	return collect(d, network, endpoint, NULL, NULL, out, err);
+}
+
+int status_collect_each(struct wgd *d, status_endpoint_fn fn, void *ctx, json_t **out, char *err)
+{
+	return collect(d, NULL, NULL, fn, ctx, out, err);
 }

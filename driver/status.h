@@ -34,4 +34,14 @@ struct wgd;
 int status_collect(struct wgd *d, const char *network, const char *endpoint, json_t **out,
 		   char *err);
 
+/* FN(CTX, NETWORK_INDEX, NETWORK, ENDPOINT): one endpoint of the document, its peers read;
+ * non-zero (a negative errno) stops the collection with that error. */
+typedef int (*status_endpoint_fn)(void *ctx, size_t net_index, const json_t *network,
+				  const json_t *endpoint);
+
+/* The document of every network, as status_collect makes it, but each endpoint handed to FN as
+ * soon as its link is read and its peers dropped after (the endpoints' "peers" are empty in
+ * *OUT): what is made per pair of endpoints is held for one link at a time. */
+int status_collect_each(struct wgd *d, status_endpoint_fn fn, void *ctx, json_t **out, char *err);
+
 #endif

@@ -1,9 +1,16 @@
 // SPDX-License-Identifier: MIT
 /* The text /metrics is written with: a buffer that grows while formatting (admin_text, a hundred
- * thousand lines at 200 endpoints) and label values escaped as the exposition format wants. */
+ * thousand lines at 200 endpoints) and label values escaped as the exposition format wants; and
+ * the answer of a daemon over the fake backend, rendered one link at a time. */
 #include "unit.h"
 
 #include "driver/metrics.c"
+
+#include "helper_daemon.h"
+#include "helper_fake_backend.h"
+#include "peersync.h"
+
+#define NID "1111111111111111111111111111111111111111111111111111111111111111"
 
 static struct admin_text t;
 
@@ -65,5 +72,154 @@ UNIT_TEST(label_values_escape_backslash_quote_and_newline_only)
 	teardown();
 }
 
+static struct test_daemon td;
+
+static bool call_ok(const char *method, const char *body)
+{
+	char path[128], *text;
+	bool ok;
+
+	snprintf(path, sizeof(path), "/NetworkDriver.%s", method);
+	text = api_handle(&td.d, path, body, strlen(body));
+	peersync_flush(&td.d);
+	ok = text && !strstr(text, "\"Err\"");
+	if (!ok)
+		fprintf(stderr, "  %s: %s\n", method, text ? text : "(no answer)");
+	free(text);
+	return ok;
+}
+
+/* A network of four endpoints, the first three joined: each of those has the other two as
+ * peers; the fourth has none. */
+static void mesh_up(void)
+{
+	char body[512];
+
+	log_set_level(LOG_LEVEL_ERROR);
+	fake_reset();
+	test_daemon_init(&td, &fake_backend);
+	CHECK(call_ok("CreateNetwork", "{\"NetworkID\":\"" NID "\",\"Options\":{},\"IPv4Data\":"
+				       "[{\"Pool\":\"10.7.0.0/24\"}],\"IPv6Data\":[]}"));
+	for (int i = 1; i <= 4; i++) {
+		snprintf(body, sizeof(body),
+			 "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"%d%063d\",\"Interface\":"
+			 "{\"Address\":\"10.7.0.%d/24\"},\"Options\":{}}",
+			 i, 0, i + 1);
+		CHECK(call_ok("CreateEndpoint", body));
+		snprintf(body, sizeof(body),
+			 "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"%d%063d\",\"SandboxKey\":"
+			 "\"/proc/self/ns/net\",\"Options\":{}}",
+			 i, 0);
+		if (i < 4)
+			CHECK(call_ok("Join", body));
+	}
+}
+
+static void mesh_down(void)
+{
+	test_daemon_destroy(&td);
+	fake_reset();
+}
+
+struct seen {
+	size_t endpoints, peers[8];
+	int fail_at; /* the endpoint (1-based) whose visit fails, 0: none */
+};
+
+static int visit(void *ctx, size_t net_index, const json_t *n, const json_t *ep)
+{
+	struct seen *s = ctx;
+
+	CHECK_EQ_INT(net_index, 0);
+	CHECK(json_object_get(n, "endpoints") != NULL);
+	if (s->endpoints < 8)
+		s->peers[s->endpoints] = json_array_size(json_object_get(ep, "peers"));
+	return ++s->endpoints == (size_t)s->fail_at ? -EIO : 0;
+}
+
+UNIT_TEST(collect_each_hands_over_every_endpoint_with_its_peers_and_keeps_none)
+{
+	struct seen s = { 0 };
+	char err[ERRMSG_LEN];
+	json_t *doc = NULL, *ep;
+	size_t i;
+
+	mesh_up();
+	CHECK_EQ_INT(status_collect_each(&td.d, visit, &s, &doc, err), 0);
+	CHECK_EQ_INT(s.endpoints, 4);
+	for (i = 0; i < 3; i++)
+		CHECK_EQ_INT(s.peers[i], 2);
+	CHECK_EQ_INT(s.peers[3], 0);
+	json_array_foreach (json_object_get(json_array_get(json_object_get(doc, "networks"), 0),
+					    "endpoints"),
+			    i, ep)
+		CHECK_EQ_INT(json_array_size(json_object_get(ep, "peers")), 0);
+	json_decref(doc);
+	/* wgctl show's document keeps them. */
+	CHECK_EQ_INT(status_collect(&td.d, NULL, NULL, &doc, err), 0);
+	ep = json_array_get(json_object_get(json_array_get(json_object_get(doc, "networks"), 0),
+					    "endpoints"),
+			    0);
+	CHECK_EQ_INT(json_array_size(json_object_get(ep, "peers")), 2);
+	json_decref(doc);
+	/* A visit that fails stops the collection with its error and leaves nothing. */
+	memset(&s, 0, sizeof(s));
+	s.fail_at = 2;
+	doc = NULL;
+	CHECK_EQ_INT(status_collect_each(&td.d, visit, &s, &doc, err), -EIO);
+	CHECK_EQ_INT(s.endpoints, 2);
+	CHECK(doc == NULL);
+	mesh_down();
+}
+
+/* The lines of TEXT that start with PREFIX, and whether they come one after another. */
+static size_t count_lines(const char *text, const char *prefix, bool *together)
+{
+	size_t n = 0, runs = 0;
+	bool in = false;
+
+	for (const char *l = text; l && *l;) {
+		const char *end = strchr(l, '\n');
+		bool match = !strncmp(l, prefix, strlen(prefix));
+
+		n += match;
+		runs += match && !in;
+		in = match;
+		l = end ? end + 1 : NULL;
+	}
+	*together = runs <= 1;
+	return n;
+}
+
+UNIT_TEST(metrics_of_a_mesh_one_sample_per_peer_each_family_together)
+{
+	struct admin_text out = { 0 };
+	char err[ERRMSG_LEN];
+	bool together;
+
+	mesh_up();
+	CHECK_EQ_INT(metrics_render(&td.d, &out, err), 0);
+	CHECK(out.data != NULL);
+	for (size_t f = 0; out.data && f < N_PEER_FAMILIES; f++) {
+		char prefix[64];
+
+		snprintf(prefix, sizeof(prefix), "%s{", peer_families[f].name);
+		CHECK_EQ_INT(count_lines(out.data, prefix, &together), 6);
+		CHECK(together);
+		snprintf(prefix, sizeof(prefix), "# TYPE %s %s\n%s{", peer_families[f].name,
+			 peer_families[f].type, peer_families[f].name);
+		CHECK(strstr(out.data, prefix) != NULL);
+	}
+	CHECK(out.data && strstr(out.data, "wireguard_sent_bytes_total{network=\"111111111111\","
+					   "network_id=\"111111111111\",container=\"\","
+					   "endpoint=\"100000000000\",identity=\"") != NULL);
+	CHECK(out.data && strstr(out.data, "link=\"active\"} 6\n") != NULL);
+	CHECK(out.data && strstr(out.data, "link=\"programming\"} 0\n") != NULL);
+	admin_text_free(&out);
+	mesh_down();
+}
+
 UNIT_MAIN("metrics", UNIT_CASE(text_grows_across_its_capacity_and_keeps_every_byte),
-	  UNIT_CASE(label_values_escape_backslash_quote_and_newline_only))
+	  UNIT_CASE(label_values_escape_backslash_quote_and_newline_only),
+	  UNIT_CASE(collect_each_hands_over_every_endpoint_with_its_peers_and_keeps_none),
+	  UNIT_CASE(metrics_of_a_mesh_one_sample_per_peer_each_family_together))
