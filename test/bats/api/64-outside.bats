@@ -94,7 +94,7 @@ snapshot() { { wgctl peer list; ls "$STATE/keys/identity"; } | sort; }
 	up "$conf" "$LAP2"
 	lap_ping "$LAP2" 10.77.68.2
 	lap_no_ping "$LAP2" 10.77.68.3
-	! peers_of "$D" | grep -q "$(wgctl export laptop2 | wg pubkey)"
+	! peers_of "$D" | grep -q "$(wgctl export laptop2 | wg pubkey)" || false
 	# A link declared by the peer (--links) works the other way round.
 	wgctl peer add laptop3 --network "$LNET" --links dee --endpoint 10.77.69.5 --address 10.77.68.201 >"$TMP/laptop3.conf"
 	assert_eq "$(conf_field "$TMP/laptop3.conf" PublicKey)" "$(pubkey "$D")" "laptop3's one peer: d"
@@ -136,20 +136,20 @@ snapshot() { { wgctl peer list; ls "$STATE/keys/identity"; } | sort; }
 	pub=$(wg pubkey <<<"$priv")
 	wgctl peer add phone --network "$NET" --public-key "$pub" --address 10.77.67.201 --endpoint "$VIA" >"$TMP/phone.conf"
 	grep -qx "# PrivateKey = the private key of public key $pub" "$TMP/phone.conf"
-	! grep -q '^PrivateKey' "$TMP/phone.conf"
+	! grep -q '^PrivateKey' "$TMP/phone.conf" || false
 	[[ ! -e $STATE/keys/identity/phone.key ]]
 	peers_of "$A" | grep -q "$pub"
 	wgctl peer rm phone
-	! peers_of "$A" | grep -q "$pub"
+	! peers_of "$A" | grep -q "$pub" || false
 }
 
 @test "peer rm: the containers forget it, its address and its key go; a new peer may take the name" {
 	local pub
 	pub=$(wgctl export laptop | wg pubkey)
 	wgctl peer rm laptop
-	! peers_of "$A" | grep -q "$pub"
-	! peers_of "$B" | grep -q "$pub"
-	! wgctl peer list | grep -q '^laptop '
+	! peers_of "$A" | grep -q "$pub" || false
+	! peers_of "$B" | grep -q "$pub" || false
+	! wgctl peer list | grep -q '^laptop ' || false
 	[[ ! -e $STATE/keys/identity/laptop.key ]]
 	run wgctl peer config laptop
 	[ "$status" -eq 1 ]

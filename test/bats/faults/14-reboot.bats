@@ -32,7 +32,7 @@ teardown() { fault_teardown; }
 after_boot()
 {
 	local how=$1 t0=$2 c
-	! engine_panicked
+	! engine_panicked || false
 	[ "$(docker plugin inspect -f '{{.Enabled}}' "$PLUGIN")" = true ]
 	plugin_refresh
 	for c in rb-db rb-web rb-anon; do
