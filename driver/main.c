@@ -58,6 +58,7 @@ struct config {
 	const char *etcd_dir;	   /* the etcd files (standalone) */
 	const char *etcd_mount;	   /* managed plugin: the etcd mount, copied then detached */
 	const char *metrics_addr;  /* METRICS_ADDR: where /metrics is served, or NULL */
+	const char *metrics_peers; /* METRICS_PEERS: on (NULL) or off */
 };
 
 /* Where the managed plugin keeps its copy of the etcd mount's files (a tmpfs). */
@@ -73,8 +74,9 @@ static void usage(FILE *f)
 		"                        [--wireguard-go-memlimit SIZE|off]\n"
 		"                        [--engine-socket PATH] [--admin-socket PATH]\n"
 		"                        [--state-parent DIR] [--exec-root DIR] [--ports LOW-HIGH]\n"
-		"                        [--metrics-addr ADDR:PORT] [--version]\n"
-		"Environment: WG_BACKEND, LOG_LEVEL, WG_PORTS, METRICS_ADDR and\n"
+		"                        [--metrics-addr ADDR:PORT] [--metrics-peers on|off] "
+		"[--version]\n"
+		"Environment: WG_BACKEND, LOG_LEVEL, WG_PORTS, METRICS_ADDR, METRICS_PEERS and\n"
 		"WG_GO_MEMLIMIT (the flags take "
 		"precedence).\n"
 		"--state-parent and --exec-root are for the managed plugin only: they bind "
@@ -100,6 +102,7 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		{ "etcd-dir", required_argument, NULL, 'E' },
 		{ "etcd-mount", required_argument, NULL, 'M' },
 		{ "metrics-addr", required_argument, NULL, 'A' },
+		{ "metrics-peers", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -122,6 +125,7 @@ static int parse_args(int argc, char *argv[], struct config *cfg)
 		case 'E': cfg->etcd_dir = optarg; break;
 		case 'M': cfg->etcd_mount = optarg; break;
 		case 'A': cfg->metrics_addr = optarg; break;
+		case 'R': cfg->metrics_peers = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("wireguard-driver %s\n", WGD_VERSION); exit(0);
 		default: return -EINVAL;
@@ -250,6 +254,7 @@ int main(int argc, char *argv[])
 			      .log_level = getenv("LOG_LEVEL"),
 			      .ports = getenv("WG_PORTS"),
 			      .metrics_addr = getenv("METRICS_ADDR"),
+			      .metrics_peers = getenv("METRICS_PEERS"),
 			      .wireguard_go = "wireguard-go",
 			      .wggo_memlimit = getenv("WG_GO_MEMLIMIT") };
 	struct wgd_config wc = { .sync_workers = WGD_SYNC_WORKERS };
@@ -262,6 +267,7 @@ int main(int argc, char *argv[])
 	struct engine *engine = NULL;
 	struct admin *admin = NULL;
 	struct metrics *metrics = NULL;
+	bool metrics_peers = true;
 	struct monitor *monitor = NULL;
 	const char *etcd_dir;
 	bool found;
@@ -385,7 +391,8 @@ int main(int argc, char *argv[])
 	/* Key management and metrics are extras: the engine's socket serves without them. */
 	if (admin_start(&d, admin_path, &admin, err))
 		log_error("%s", err);
-	if (metrics_start(&d, cfg.metrics_addr, &metrics, err))
+	if (metrics_parse_peers(cfg.metrics_peers, &metrics_peers, err) ||
+	    metrics_start(&d, cfg.metrics_addr, metrics_peers, &metrics, err))
 		log_error("%s; no metrics", err);
 	if (monitor_start(&d, &monitor, err))
 		log_error("%s; first handshakes are not logged", err);

@@ -27,6 +27,7 @@
 struct metrics {
 	struct wgd *d;
 	struct MHD_Daemon *mhd;
+	bool peers; /* METRICS_PEERS */
 };
 
 /* ---- the text ---- */
@@ -91,13 +92,29 @@ static const struct {
 	  "Unix time of the latest handshake with the peer (0: none yet).", "latest_handshake" },
 };
 #define N_PEER_FAMILIES (sizeof(peer_families) / sizeof(peer_families[0]))
+
+/* One sample per endpoint, over its link's peers (METRICS_PEERS=off keeps these alone). */
+static const struct {
+	const char *name, *help;
+} endpoint_families[] = {
+	{ "wireguard_endpoint_peers", "Peers on the endpoint's link." },
+	{ "wireguard_endpoint_sent_bytes",
+	  "Bytes sent by the endpoint's link to the peers it has now." },
+	{ "wireguard_endpoint_received_bytes",
+	  "Bytes received by the endpoint's link from the peers it has now." },
+	{ "wireguard_endpoint_latest_handshake_seconds",
+	  "Unix time of the endpoint's latest handshake with any peer (0: none yet)." },
+};
+#define N_ENDPOINT_FAMILIES (sizeof(endpoint_families) / sizeof(endpoint_families[0]))
 static const char *const link_states[] = { "active", "programming", "waiting", "stale" };
 #define N_LINK_STATES (sizeof(link_states) / sizeof(link_states[0]))
 
 /* What is rendered while the links are read, one endpoint at a time (status_collect_each): a
  * family's samples must be together, so each has a text of its own until the end. */
 struct peer_series {
+	bool peers; /* the per-peer families too */
 	struct admin_text fam[N_PEER_FAMILIES];
+	struct admin_text ep_fam[N_ENDPOINT_FAMILIES];
 	struct admin_text labels;	/* one peer's, reused */
 	size_t (*links)[N_LINK_STATES]; /* peers per link state, per network of the document */
 	size_t n_nets;
@@ -107,10 +124,14 @@ static void peer_series_free(struct peer_series *ps)
 {
 	for (size_t f = 0; f < N_PEER_FAMILIES; f++)
 		admin_text_free(&ps->fam[f]);
+	for (size_t f = 0; f < N_ENDPOINT_FAMILIES; f++)
+		admin_text_free(&ps->ep_fam[f]);
 	admin_text_free(&ps->labels);
 	free(ps->links);
 }
 
+/* The labels of endpoint EP of network N, and of its peer P when P is not NULL, into OUT
+ * (emptied first). */
 static int peer_labels(struct admin_text *out, const json_t *n, const json_t *ep, const json_t *p)
 {
 	char eid[13];
@@ -125,6 +146,8 @@ static int peer_labels(struct admin_text *out, const json_t *n, const json_t *ep
 		ret = label(out, false, "endpoint", eid);
 	if (!ret)
 		ret = label(out, false, "identity", str(ep, "identity"));
+	if (!ret && !p)
+		return 0;
 	if (!ret)
 		ret = label(out, false, "peer_identity", str(p, "identity"));
 	if (!ret)
@@ -134,7 +157,31 @@ static int peer_labels(struct admin_text *out, const json_t *n, const json_t *ep
 	return ret;
 }
 
-/* status_endpoint_fn: the samples of endpoint EP's peers, and their link states counted. */
+/* The samples of endpoint EP over its peers: how many, bytes, the latest handshake. */
+static int endpoint_series_add(struct peer_series *ps, const json_t *n, const json_t *ep)
+{
+	json_int_t v[N_ENDPOINT_FAMILIES] = { 0 }, hs;
+	size_t k;
+	json_t *p;
+	int ret;
+
+	json_array_foreach (json_object_get(ep, "peers"), k, p) {
+		if (!str(p, "public_key"))
+			continue;
+		v[0]++;
+		v[1] += json_integer_value(json_object_get(p, "tx_bytes"));
+		v[2] += json_integer_value(json_object_get(p, "rx_bytes"));
+		hs = json_integer_value(json_object_get(p, "latest_handshake"));
+		v[3] = hs > v[3] ? hs : v[3];
+	}
+	ret = peer_labels(&ps->labels, n, ep, NULL);
+	for (size_t f = 0; f < N_ENDPOINT_FAMILIES && !ret; f++)
+		ret = admin_text_printf(&ps->ep_fam[f], "%s{%s} %" JSON_INTEGER_FORMAT "\n",
+					endpoint_families[f].name, ps->labels.data, v[f]);
+	return ret;
+}
+
+/* status_endpoint_fn: the samples of endpoint EP and of its peers, their link states counted. */
 static int peer_series_add(void *ctx, size_t net_index, const json_t *n, const json_t *ep)
 {
 	struct peer_series *ps = ctx;
@@ -155,7 +202,7 @@ static int peer_series_add(void *ctx, size_t net_index, const json_t *n, const j
 	json_array_foreach (json_object_get(ep, "peers"), k, p) {
 		for (size_t l = 0; l < N_LINK_STATES; l++)
 			ps->links[net_index][l] += !strcmp(str(p, "link") ?: "", link_states[l]);
-		if (!str(p, "public_key"))
+		if (!ps->peers || !str(p, "public_key"))
 			continue;
 		ret = peer_labels(&ps->labels, n, ep, p);
 		for (size_t f = 0; f < N_PEER_FAMILIES && !ret; f++)
@@ -166,7 +213,7 @@ static int peer_series_add(void *ctx, size_t net_index, const json_t *n, const j
 		if (ret)
 			return ret;
 	}
-	return 0;
+	return endpoint_series_add(ps, n, ep);
 }
 
 /* Endpoints per network and backend; peers per network and link state (counted in PS);
@@ -310,16 +357,19 @@ static int store_families(struct admin_text *out, struct wgd *d)
 	return ret;
 }
 
-int metrics_render(struct wgd *d, struct admin_text *out, char *err)
+int metrics_render(struct wgd *d, bool peers, struct admin_text *out, char *err)
 {
-	struct peer_series ps = { 0 };
+	struct peer_series ps = { .peers = peers };
 	json_t *doc;
 	int ret = 0;
 
 	wgd_assert_unlocked(d);
-	for (size_t f = 0; f < N_PEER_FAMILIES && !ret; f++)
+	for (size_t f = 0; peers && f < N_PEER_FAMILIES && !ret; f++)
 		ret = family(&ps.fam[f], peer_families[f].name, peer_families[f].type,
 			     peer_families[f].help);
+	for (size_t f = 0; f < N_ENDPOINT_FAMILIES && !ret; f++)
+		ret = family(&ps.ep_fam[f], endpoint_families[f].name, "gauge",
+			     endpoint_families[f].help);
 	if (ret) {
 		peer_series_free(&ps);
 		return errmsg_set(err, ret, "metrics: out of memory");
@@ -330,9 +380,11 @@ int metrics_render(struct wgd *d, struct admin_text *out, char *err)
 		return ret;
 	}
 	for (size_t f = 0; f < N_PEER_FAMILIES && !ret; f++) {
-		ret = admin_text_append(out, ps.fam[f].data, ps.fam[f].len);
+		ret = admin_text_append(out, ps.fam[f].data ?: "", ps.fam[f].len);
 		admin_text_free(&ps.fam[f]);
 	}
+	for (size_t f = 0; f < N_ENDPOINT_FAMILIES && !ret; f++)
+		ret = admin_text_append(out, ps.ep_fam[f].data, ps.ep_fam[f].len);
 	if (!ret)
 		ret = network_families(out, doc, &ps);
 	if (!ret)
@@ -385,7 +437,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return answer(c, MHD_HTTP_METHOD_NOT_ALLOWED, strdup("GET /metrics\n"), 13);
 	if (strcmp(url, "/metrics"))
 		return answer(c, MHD_HTTP_NOT_FOUND, strdup("not found: GET /metrics\n"), 24);
-	if (metrics_render(m->d, &out, err)) {
+	if (metrics_render(m->d, m->peers, &out, err)) {
 		admin_text_free(&out);
 		log_warn("metrics: %s", err);
 		text = strdup(err);
@@ -431,7 +483,21 @@ bad:
 			  QUOTE(addr, 60));
 }
 
-int metrics_start(struct wgd *d, const char *addr, struct metrics **out, char *err)
+int metrics_parse_peers(const char *value, bool *peers, char *err)
+{
+	if (!value || !*value || !strcmp(value, "on"))
+		*peers = true;
+	else if (!strcmp(value, "off"))
+		*peers = false;
+	else
+		return errmsg_set(err, -EINVAL,
+				  "METRICS_PEERS \"%s\": expected on (a series per peer of each "
+				  "endpoint) or off (per endpoint only)",
+				  QUOTE(value, 40));
+	return 0;
+}
+
+int metrics_start(struct wgd *d, const char *addr, bool peers, struct metrics **out, char *err)
 {
 	struct sockaddr_storage ss = { 0 };
 	struct metrics *m;
@@ -447,6 +513,7 @@ int metrics_start(struct wgd *d, const char *addr, struct metrics **out, char *e
 	if (!m)
 		return errmsg_set(err, -ENOMEM, "out of memory");
 	m->d = d;
+	m->peers = peers;
 	m->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
 					  (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 				  0, NULL, NULL, on_request, m, MHD_OPTION_SOCK_ADDR,
@@ -461,7 +528,7 @@ int metrics_start(struct wgd *d, const char *addr, struct metrics **out, char *e
 				  "of this host)",
 				  addr);
 	}
-	log_info("metrics on http://%s/metrics", addr);
+	log_info("metrics on http://%s/metrics%s", addr, peers ? "" : " (per endpoint only)");
 	*out = m;
 	return 0;
 }

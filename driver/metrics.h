@@ -3,7 +3,12 @@
  * Prometheus metrics (METRICS_ADDR): GET /metrics answers the text exposition format 0.0.4 with
  *   wireguard_sent_bytes_total, wireguard_received_bytes_total, wireguard_latest_handshake_seconds
  *       per peer of each endpoint, labelled network, network_id, container, endpoint, identity,
- *       peer_identity, peer_container, peer_kind
+ *       peer_identity, peer_container, peer_kind; unless METRICS_PEERS=off (a full mesh of N
+ *       endpoints has N * (N - 1) peers: 119,533 series at 200)
+ *   wireguard_endpoint_peers, wireguard_endpoint_sent_bytes, wireguard_endpoint_received_bytes,
+ *   wireguard_endpoint_latest_handshake_seconds  per endpoint over its link's peers, labelled
+ *       network, network_id, container, endpoint, identity (gauges: a peer that goes takes its
+ *       bytes with it)
  *   wireguard_endpoints{network, network_id, backend}, wireguard_outside_peers{network, network_id}
  *   wireguard_peers{network, network_id, link}  peers of the endpoints by link state
  *   wireguard_api_requests_total{route, result}, wireguard_api_request_duration_seconds{route}
@@ -14,17 +19,23 @@
 #ifndef METRICS_H
 #define METRICS_H
 
+#include <stdbool.h>
+
 struct admin_text;
 struct metrics;
 struct wgd;
 
+/* METRICS_PEERS: NULL, "" or "on" (the per-peer series) or "off" into *PEERS; -EINVAL with ERR
+ * naming the setting otherwise. */
+int metrics_parse_peers(const char *value, bool *peers, char *err);
 /* Serves the metrics of daemon D on ADDR ("127.0.0.1:9586", "[::1]:9586"; NULL or "": off) on a
- * thread of its own, into *OUT (NULL when off). -EINVAL with ERR naming METRICS_ADDR when ADDR
- * is no numeric address and port. */
-int metrics_start(struct wgd *d, const char *addr, struct metrics **out, char *err);
+ * thread of its own, into *OUT (NULL when off), with the per-peer series when PEERS. -EINVAL with
+ * ERR naming METRICS_ADDR when ADDR is no numeric address and port. */
+int metrics_start(struct wgd *d, const char *addr, bool peers, struct metrics **out, char *err);
 /* Stops serving. Accepts NULL. */
 void metrics_stop(struct metrics *m);
-/* The exposition text of D's metrics into OUT. Called without D's lock. */
-int metrics_render(struct wgd *d, struct admin_text *out, char *err);
+/* The exposition text of D's metrics into OUT, with the per-peer series when PEERS. Called
+ * without D's lock. */
+int metrics_render(struct wgd *d, bool peers, struct admin_text *out, char *err);
 
 #endif

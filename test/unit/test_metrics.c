@@ -191,6 +191,52 @@ static size_t count_lines(const char *text, const char *prefix, bool *together)
 	return n;
 }
 
+/* The value of FAMILY's sample for endpoint EID12 in TEXT; -1 when there is none. */
+static long long sample(const char *text, const char *family, const char *eid12)
+{
+	char want[96];
+
+	snprintf(want, sizeof(want), "endpoint=\"%s\"", eid12);
+	for (const char *l = text; l && *l;) {
+		const char *end = strchr(l, '\n'), *close = strstr(l, "} ");
+		size_t n = strlen(family);
+
+		if (!strncmp(l, family, n) && l[n] == '{' && close && (!end || close < end)) {
+			char line[512];
+
+			snprintf(line, sizeof(line), "%.*s", (int)(close - l), l);
+			if (strstr(line, want))
+				return atoll(close + 2);
+		}
+		l = end ? end + 1 : NULL;
+	}
+	return -1;
+}
+
+/* Per endpoint: the three joined have two peers each (the fourth none), no handshake on the fake
+ * backend; each family's four samples together. */
+static void check_endpoint_families(const char *text)
+{
+	bool together;
+
+	for (size_t f = 0; text && f < N_ENDPOINT_FAMILIES; f++) {
+		char prefix[64];
+
+		snprintf(prefix, sizeof(prefix), "%s{", endpoint_families[f].name);
+		CHECK_EQ_INT(count_lines(text, prefix, &together), 4);
+		CHECK(together);
+	}
+	CHECK(text && strstr(text, "wireguard_endpoint_peers{network=\"111111111111\","
+				   "network_id=\"111111111111\",container=\"\","
+				   "endpoint=\"200000000000\",identity=\"") != NULL);
+	CHECK_EQ_INT(sample(text, "wireguard_endpoint_peers", "100000000000"), 2);
+	CHECK_EQ_INT(sample(text, "wireguard_endpoint_peers", "300000000000"), 2);
+	CHECK_EQ_INT(sample(text, "wireguard_endpoint_peers", "400000000000"), 0);
+	CHECK_EQ_INT(sample(text, "wireguard_endpoint_latest_handshake_seconds", "100000000000"),
+		     0);
+	CHECK_EQ_INT(sample(text, "wireguard_endpoint_sent_bytes", "400000000000"), 0);
+}
+
 UNIT_TEST(metrics_of_a_mesh_one_sample_per_peer_each_family_together)
 {
 	struct admin_text out = { 0 };
@@ -198,7 +244,7 @@ UNIT_TEST(metrics_of_a_mesh_one_sample_per_peer_each_family_together)
 	bool together;
 
 	mesh_up();
-	CHECK_EQ_INT(metrics_render(&td.d, &out, err), 0);
+	CHECK_EQ_INT(metrics_render(&td.d, true, &out, err), 0);
 	CHECK(out.data != NULL);
 	for (size_t f = 0; out.data && f < N_PEER_FAMILIES; f++) {
 		char prefix[64];
@@ -215,11 +261,40 @@ UNIT_TEST(metrics_of_a_mesh_one_sample_per_peer_each_family_together)
 					   "endpoint=\"100000000000\",identity=\"") != NULL);
 	CHECK(out.data && strstr(out.data, "link=\"active\"} 6\n") != NULL);
 	CHECK(out.data && strstr(out.data, "link=\"programming\"} 0\n") != NULL);
+	check_endpoint_families(out.data);
 	admin_text_free(&out);
 	mesh_down();
+}
+
+UNIT_TEST(metrics_peers_off_per_endpoint_only)
+{
+	struct admin_text out = { 0 };
+	char err[ERRMSG_LEN];
+	bool together, peers = true;
+
+	mesh_up();
+	CHECK_EQ_INT(metrics_render(&td.d, false, &out, err), 0);
+	for (size_t f = 0; out.data && f < N_PEER_FAMILIES; f++)
+		CHECK(strstr(out.data, peer_families[f].name) == NULL);
+	check_endpoint_families(out.data);
+	CHECK(out.data && strstr(out.data, "link=\"active\"} 6\n") != NULL);
+	CHECK_EQ_INT(count_lines(out.data, "wireguard_endpoints{", &together), 2);
+	admin_text_free(&out);
+	mesh_down();
+	/* The setting. */
+	CHECK_EQ_INT(metrics_parse_peers(NULL, &peers, err), 0);
+	CHECK(peers);
+	CHECK_EQ_INT(metrics_parse_peers("off", &peers, err), 0);
+	CHECK(!peers);
+	CHECK_EQ_INT(metrics_parse_peers("on", &peers, err), 0);
+	CHECK(peers);
+	CHECK_EQ_INT(metrics_parse_peers("yes", &peers, err), -EINVAL);
+	CHECK(peers);
+	CHECK(strstr(err, "METRICS_PEERS \"yes\": expected on") != NULL);
 }
 
 UNIT_MAIN("metrics", UNIT_CASE(text_grows_across_its_capacity_and_keeps_every_byte),
 	  UNIT_CASE(label_values_escape_backslash_quote_and_newline_only),
 	  UNIT_CASE(collect_each_hands_over_every_endpoint_with_its_peers_and_keeps_none),
-	  UNIT_CASE(metrics_of_a_mesh_one_sample_per_peer_each_family_together))
+	  UNIT_CASE(metrics_of_a_mesh_one_sample_per_peer_each_family_together),
+	  UNIT_CASE(metrics_peers_off_per_endpoint_only))

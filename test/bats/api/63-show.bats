@@ -95,6 +95,49 @@ secrets() {
 	assert_eq "$after" "$before" "endpoints and peers after the restart"
 }
 
+# metrics_at PORT: the daemon's /metrics on 127.0.0.1:PORT.
+metrics_at() { curl -sf --max-time 10 "http://127.0.0.1:$1/metrics"; }
+
+# restart_with METRICS_ADDR [METRICS_PEERS]: the daemon stopped and started again with these.
+restart_with() {
+	local rc=0
+	daemon_stop
+	export METRICS_ADDR=$1 METRICS_PEERS=${2:-}
+	daemon_start || rc=$?
+	unset METRICS_ADDR METRICS_PEERS
+	return "$rc"
+}
+
+@test "/metrics: per peer and per endpoint; METRICS_PEERS=off: per endpoint only; a bad value: no metrics" {
+	local port m ep_a
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	ep_a='network="'${NET:0:12}'",network_id="'${NET:0:12}'",container="",endpoint="'${A:0:12}'",identity="'$A'"'
+	restart_with "127.0.0.1:$port"
+	pings a 10.77.63.3
+	m=$(metrics_at "$port")
+	promtool check metrics <<<"$m"
+	grep -q "^wireguard_sent_bytes_total{$ep_a,peer_identity=\"$B\",peer_container=\"\",peer_kind=\"local\"} [1-9]" <<<"$m"
+	grep -qx "wireguard_endpoint_peers{$ep_a} 1" <<<"$m"
+	grep -q "^wireguard_endpoint_received_bytes{$ep_a} [1-9]" <<<"$m"
+	grep -Eq "^wireguard_endpoint_latest_handshake_seconds\{.*endpoint=\"${B:0:12}\".*\} [1-9][0-9]{9}$" <<<"$m"
+
+	restart_with "127.0.0.1:$port" off
+	m=$(metrics_at "$port")
+	promtool check metrics <<<"$m"
+	! grep -q '^wireguard_sent_bytes_total\|^wireguard_received_bytes_total\|^wireguard_latest_handshake_seconds' <<<"$m" || false
+	grep -qx "wireguard_endpoint_peers{$ep_a} 1" <<<"$m"
+	grep -q "^wireguard_endpoint_sent_bytes{$ep_a} [1-9]" <<<"$m"
+	grep -q '^wireguard_peers{.*link="active"} 2$' <<<"$m"
+
+	# Like a bad METRICS_ADDR: said in the log, no metrics; the engine's socket serves.
+	restart_with "127.0.0.1:$port" yes
+	grep -q 'METRICS_PEERS "yes": expected on (a series per peer of each endpoint) or off (per endpoint only); no metrics' "$LOG"
+	! metrics_at "$port" || false
+	wgctl show "$NET" >/dev/null
+	daemon_stop
+	daemon_start
+}
+
 @test "show when the daemon is not there: says so" {
 	run "$WGCTL" -s "$TMP/nosuch.sock" show
 	[ "$status" -eq 1 ]
