@@ -80,7 +80,7 @@ static int net_labels(struct admin_text *out, const json_t *n)
 	return ret ? ret : label(out, false, "network_id", id);
 }
 
-/* The families with one sample per peer of every endpoint, and the peers' link states. */
+/* The families with one sample per peer of every endpoint (unless METRICS_PEERS=off). */
 static const struct {
 	const char *name, *type, *help, *field;
 } peer_families[] = {
@@ -106,6 +106,8 @@ static const struct {
 	  "Unix time of the endpoint's latest handshake with any peer (0: none yet)." },
 };
 #define N_ENDPOINT_FAMILIES (sizeof(endpoint_families) / sizeof(endpoint_families[0]))
+
+/* What wireguard_peers counts the peers of each network by (status.h's "link"). */
 static const char *const link_states[] = { "active", "programming", "waiting", "stale" };
 #define N_LINK_STATES (sizeof(link_states) / sizeof(link_states[0]))
 
