@@ -8,7 +8,6 @@
 
 #include "helper_daemon.h"
 #include "helper_fake_backend.h"
-#include "peersync.h"
 
 #define NID "1111111111111111111111111111111111111111111111111111111111111111"
 
@@ -74,18 +73,16 @@ UNIT_TEST(label_values_escape_backslash_quote_and_newline_only)
 
 static struct test_daemon td;
 
+/* METHOD ("NetworkDriver.Join") answered without Err. */
 static bool call_ok(const char *method, const char *body)
 {
-	char path[128], *text;
-	bool ok;
+	json_t *answer = test_daemon_call(&td, method, body);
+	bool ok = answer && !json_object_get(answer, "Err");
 
-	snprintf(path, sizeof(path), "/NetworkDriver.%s", method);
-	text = api_handle(&td.d, path, body, strlen(body));
-	peersync_flush(&td.d);
-	ok = text && !strstr(text, "\"Err\"");
 	if (!ok)
-		fprintf(stderr, "  %s: %s\n", method, text ? text : "(no answer)");
-	free(text);
+		fprintf(stderr, "  %s: %s\n", method,
+			answer ? json_string_value(json_object_get(answer, "Err")) : "(no answer)");
+	json_decref(answer);
 	return ok;
 }
 
@@ -98,20 +95,21 @@ static void mesh_up(void)
 	log_set_level(LOG_LEVEL_ERROR);
 	fake_reset();
 	test_daemon_init(&td, &fake_backend);
-	CHECK(call_ok("CreateNetwork", "{\"NetworkID\":\"" NID "\",\"Options\":{},\"IPv4Data\":"
-				       "[{\"Pool\":\"10.7.0.0/24\"}],\"IPv6Data\":[]}"));
+	CHECK(call_ok("NetworkDriver.CreateNetwork",
+		      "{\"NetworkID\":\"" NID "\",\"Options\":{},\"IPv4Data\":"
+		      "[{\"Pool\":\"10.7.0.0/24\"}],\"IPv6Data\":[]}"));
 	for (int i = 1; i <= 4; i++) {
 		snprintf(body, sizeof(body),
 			 "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"%d%063d\",\"Interface\":"
 			 "{\"Address\":\"10.7.0.%d/24\"},\"Options\":{}}",
 			 i, 0, i + 1);
-		CHECK(call_ok("CreateEndpoint", body));
+		CHECK(call_ok("NetworkDriver.CreateEndpoint", body));
 		snprintf(body, sizeof(body),
 			 "{\"NetworkID\":\"" NID "\",\"EndpointID\":\"%d%063d\",\"SandboxKey\":"
 			 "\"/proc/self/ns/net\",\"Options\":{}}",
 			 i, 0);
 		if (i < 4)
-			CHECK(call_ok("Join", body));
+			CHECK(call_ok("NetworkDriver.Join", body));
 	}
 }
 
