@@ -32,10 +32,11 @@ SC_METRICS=${SC_METRICS:-} SC_ENGINE_LOG=${SC_ENGINE_LOG:-} SC_SCRAPE=''
 SC_DAEMON_KB=- SC_BACKEND_KB=- SC_START_MS=- SC_RM_MS=- SC_LEFT=- SC_N=0
 SC_IDLE_S=${SC_IDLE_S:-20} SC_IDLE=''
 
-# KiB of RSS of PID (VmRSS; 0 when it is gone).
-rss_kb() { awk '$1 == "VmRSS:" { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
-# Its peak RSS since it started.
-hwm_kb() { awk '$1 == "VmHWM:" { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# status_kb PID FIELD: FIELD of /proc/PID/status in KiB (0 when PID is gone).
+status_kb() { awk -v f="$2:" '$1 == f { print $2; n = 1 } END { if (!n) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# KiB of RSS of PID, and its peak since it started.
+rss_kb() { status_kb "$1" VmRSS; }
+hwm_kb() { status_kb "$1" VmHWM; }
 
 # The wireguard-go processes the plugin daemon PID started (its children).
 backend_pids() { { ps -o pid= --ppid "$1" || true; } | awk '{ print $1 }'; }

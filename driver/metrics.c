@@ -159,34 +159,12 @@ static int peer_labels(struct admin_text *out, const json_t *n, const json_t *ep
 	return ret;
 }
 
-/* The samples of endpoint EP over its peers: how many, bytes, the latest handshake. */
-static int endpoint_series_add(struct peer_series *ps, const json_t *n, const json_t *ep)
-{
-	json_int_t v[N_ENDPOINT_FAMILIES] = { 0 }, hs;
-	size_t k;
-	json_t *p;
-	int ret;
-
-	json_array_foreach (json_object_get(ep, "peers"), k, p) {
-		if (!str(p, "public_key"))
-			continue;
-		v[0]++;
-		v[1] += json_integer_value(json_object_get(p, "tx_bytes"));
-		v[2] += json_integer_value(json_object_get(p, "rx_bytes"));
-		hs = json_integer_value(json_object_get(p, "latest_handshake"));
-		v[3] = hs > v[3] ? hs : v[3];
-	}
-	ret = peer_labels(&ps->labels, n, ep, NULL);
-	for (size_t f = 0; f < N_ENDPOINT_FAMILIES && !ret; f++)
-		ret = admin_text_printf(&ps->ep_fam[f], "%s{%s} %" JSON_INTEGER_FORMAT "\n",
-					endpoint_families[f].name, ps->labels.data, v[f]);
-	return ret;
-}
-
-/* status_endpoint_fn: the samples of endpoint EP and of its peers, their link states counted. */
+/* status_endpoint_fn: the samples of endpoint EP's peers and of EP over them (how many, bytes,
+ * the latest handshake), their link states counted. */
 static int peer_series_add(void *ctx, size_t net_index, const json_t *n, const json_t *ep)
 {
 	struct peer_series *ps = ctx;
+	json_int_t v[N_ENDPOINT_FAMILIES] = { 0 }, hs;
 	size_t k;
 	json_t *p;
 	int ret = 0;
@@ -204,7 +182,14 @@ static int peer_series_add(void *ctx, size_t net_index, const json_t *n, const j
 	json_array_foreach (json_object_get(ep, "peers"), k, p) {
 		for (size_t l = 0; l < N_LINK_STATES; l++)
 			ps->links[net_index][l] += !strcmp(str(p, "link") ?: "", link_states[l]);
-		if (!ps->peers || !str(p, "public_key"))
+		if (!str(p, "public_key"))
+			continue;
+		v[0]++;
+		v[1] += json_integer_value(json_object_get(p, "tx_bytes"));
+		v[2] += json_integer_value(json_object_get(p, "rx_bytes"));
+		hs = json_integer_value(json_object_get(p, "latest_handshake"));
+		v[3] = hs > v[3] ? hs : v[3];
+		if (!ps->peers)
 			continue;
 		ret = peer_labels(&ps->labels, n, ep, p);
 		for (size_t f = 0; f < N_PEER_FAMILIES && !ret; f++)
@@ -215,7 +200,11 @@ static int peer_series_add(void *ctx, size_t net_index, const json_t *n, const j
 		if (ret)
 			return ret;
 	}
-	return endpoint_series_add(ps, n, ep);
+	ret = peer_labels(&ps->labels, n, ep, NULL);
+	for (size_t f = 0; f < N_ENDPOINT_FAMILIES && !ret; f++)
+		ret = admin_text_printf(&ps->ep_fam[f], "%s{%s} %" JSON_INTEGER_FORMAT "\n",
+					endpoint_families[f].name, ps->labels.data, v[f]);
+	return ret;
 }
 
 /* Endpoints per network and backend; peers per network and link state (counted in PS);

@@ -110,7 +110,7 @@ restart_with() {
 
 @test "/metrics: per peer and per endpoint; METRICS_PEERS=off: per endpoint only; a bad value: no metrics" {
 	local port m ep_a
-	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	port=$(free_port)
 	ep_a='network="'${NET:0:12}'",network_id="'${NET:0:12}'",container="",endpoint="'${A:0:12}'",identity="'$A'"'
 	restart_with "127.0.0.1:$port"
 	pings a 10.77.63.3

@@ -55,6 +55,11 @@ teardown() {
 
 daemon_pid() { cat "$TMP/daemon.pid"; }
 
+# free_port: a TCP port of 127.0.0.1 nothing listens on now.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 pid_alive() { local s; s=$(ps -o stat= -p "$1") && [[ $s != Z* ]]; }
 
 # daemon_start: start the daemon and wait up to 10 s for Plugin.Activate to answer
