@@ -126,8 +126,8 @@ plugin_call_ms()
 }
 
 # One GET of the plugin's /metrics with N endpoints: its time, size and series, and the daemon
-# PID's RSS before and after and its peak after (VmHWM: the answer is built in memory, and the
-# daemon had never held as much before).
+# PID's RSS before and after and its peak after (VmHWM: the answer's text is built in memory
+# before it is sent, and the daemon had never held as much before).
 scrape_once()
 {
 	local daemon=$1 out before t

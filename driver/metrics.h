@@ -21,7 +21,6 @@
 
 #include <stdbool.h>
 
-struct admin_text;
 struct metrics;
 struct wgd;
 
@@ -34,8 +33,5 @@ int metrics_parse_peers(const char *value, bool *peers, char *err);
 int metrics_start(struct wgd *d, const char *addr, bool peers, struct metrics **out, char *err);
 /* Stops serving. Accepts NULL. */
 void metrics_stop(struct metrics *m);
-/* The exposition text of D's metrics into OUT, with the per-peer series when PEERS. Called
- * without D's lock. */
-int metrics_render(struct wgd *d, bool peers, struct admin_text *out, char *err);
 
 #endif

@@ -109,7 +109,7 @@ restart_with() {
 }
 
 @test "/metrics: per peer and per endpoint; METRICS_PEERS=off: per endpoint only; a bad value: no metrics" {
-	local port m ep_a
+	local port m ep_a head len
 	port=$(free_port)
 	ep_a='network="'${NET:0:12}'",network_id="'${NET:0:12}'",container="",endpoint="'${A:0:12}'",identity="'$A'"'
 	restart_with "127.0.0.1:$port"
@@ -120,6 +120,11 @@ restart_with() {
 	grep -qx "wireguard_endpoint_peers{$ep_a} 1" <<<"$m"
 	grep -q "^wireguard_endpoint_received_bytes{$ep_a} [1-9]" <<<"$m"
 	grep -Eq "^wireguard_endpoint_latest_handshake_seconds\{.*endpoint=\"${B:0:12}\".*\} [1-9][0-9]{9}$" <<<"$m"
+	# HEAD: the headers alone, with the length of the answer (served from its parts as read).
+	head=$(curl -sfI --max-time 10 "http://127.0.0.1:$port/metrics" | tr -d '\r')
+	grep -qx 'Content-Type: text/plain; version=0.0.4; charset=utf-8' <<<"$head"
+	len=$(awk 'tolower($1) == "content-length:" { print $2 }' <<<"$head")
+	[ "$len" -gt ${#m} ]
 
 	restart_with "127.0.0.1:$port" off
 	m=$(metrics_at "$port")
