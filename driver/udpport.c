@@ -41,7 +41,7 @@ static int ephemeral_port(uint16_t *out)
 
 int udpport_pick(bool (*taken)(uint16_t port, void *ctx), void *ctx, uint16_t *out)
 {
-	uint16_t port;
+	uint16_t port = 0; /* set by ephemeral_port when it succeeds; gcc cannot tell */
 	int ret;
 
 	for (int i = 0; i < UDPPORT_TRIES; i++) {
