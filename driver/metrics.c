@@ -112,11 +112,12 @@ static const char *const link_states[] = { "active", "programming", "waiting", "
 #define N_LINK_STATES (sizeof(link_states) / sizeof(link_states[0]))
 
 /* What is rendered while the links are read, one endpoint at a time (status_collect_each): a
- * family's samples must be together, so each has a text of its own until the end. */
+ * family's samples must be together, so each has a text of its own, a part of the scrape's
+ * text (struct metrics_text, which owns them). */
 struct peer_series {
-	bool peers; /* the per-peer families too */
-	struct admin_text fam[N_PEER_FAMILIES];
-	struct admin_text ep_fam[N_ENDPOINT_FAMILIES];
+	bool peers;			/* the per-peer families too */
+	struct admin_text *fam;		/* N_PEER_FAMILIES */
+	struct admin_text *ep_fam;	/* N_ENDPOINT_FAMILIES */
 	struct admin_text labels;	/* one peer's, reused */
 	size_t (*links)[N_LINK_STATES]; /* peers per link state, per network of the document */
 	size_t n_nets;
@@ -124,10 +125,6 @@ struct peer_series {
 
 static void peer_series_free(struct peer_series *ps)
 {
-	for (size_t f = 0; f < N_PEER_FAMILIES; f++)
-		admin_text_free(&ps->fam[f]);
-	for (size_t f = 0; f < N_ENDPOINT_FAMILIES; f++)
-		admin_text_free(&ps->ep_fam[f]);
 	admin_text_free(&ps->labels);
 	free(ps->links);
 }
@@ -387,9 +384,13 @@ static size_t metrics_text_read(const struct metrics_text *t, uint64_t pos, char
  * PEERS. Called without D's lock. */
 static int metrics_render(struct wgd *d, bool peers, struct metrics_text *out, char *err)
 {
-	struct peer_series ps = { .peers = peers };
+	struct peer_series ps = {
+		.peers = peers,
+		.fam = out->part,
+		.ep_fam = out->part + N_PEER_FAMILIES,
+	};
 	struct admin_text *rest = &out->part[N_PARTS - 1];
-	json_t *doc;
+	json_t *doc = NULL;
 	int ret = 0;
 
 	wgd_assert_unlocked(d);
@@ -399,34 +400,25 @@ static int metrics_render(struct wgd *d, bool peers, struct metrics_text *out, c
 	for (size_t f = 0; f < N_ENDPOINT_FAMILIES && !ret; f++)
 		ret = family(&ps.ep_fam[f], endpoint_families[f].name, "gauge",
 			     endpoint_families[f].help);
-	if (ret) {
-		peer_series_free(&ps);
-		return errmsg_set(err, ret, "metrics: out of memory");
-	}
+	if (ret)
+		goto oom;
 	ret = status_collect_each(d, peer_series_add, &ps, &doc, err);
-	if (ret) {
-		peer_series_free(&ps);
-		return ret;
-	}
-	/* The families' texts change hands: OUT frees them. */
-	for (size_t f = 0; f < N_PEER_FAMILIES; f++) {
-		out->part[f] = ps.fam[f];
-		ps.fam[f] = (struct admin_text){ 0 };
-	}
-	for (size_t f = 0; f < N_ENDPOINT_FAMILIES; f++) {
-		out->part[N_PEER_FAMILIES + f] = ps.ep_fam[f];
-		ps.ep_fam[f] = (struct admin_text){ 0 };
-	}
+	if (ret)
+		goto out;
 	ret = network_families(rest, doc, &ps);
 	if (!ret)
 		ret = api_families(rest, d);
 	if (!ret)
 		ret = store_families(rest, d);
+oom:
+	if (ret)
+		errmsg_set(err, ret, "metrics: out of memory");
+out:
 	json_decref(doc);
 	peer_series_free(&ps);
 	if (ret) {
 		metrics_text_free(out);
-		return errmsg_set(err, ret, "metrics: out of memory");
+		return ret;
 	}
 	for (size_t i = 0; i < N_PARTS; i++)
 		out->len += out->part[i].len;
