@@ -505,6 +505,9 @@ int outside_config(struct wgd *d, const char *name, const char *via, struct admi
 	int ret;
 
 	wgd_assert_unlocked(d);
+	ret = links_check_ref(name, "peer config", err);
+	if (ret)
+		return ret;
 	if (via && !outside_via_valid(via))
 		return errmsg_set(err, -EINVAL,
 				  "--endpoint \"%s\": expected the address or DNS name the peer "
@@ -545,6 +548,9 @@ int outside_remove(struct wgd *d, const char *name, char *err)
 	int ret;
 
 	wgd_assert_unlocked(d);
+	ret = links_check_ref(name, "peer rm", err);
+	if (ret)
+		return ret;
 	wgd_lock(d);
 	o = outside_find(d, name);
 	if (!o) {

@@ -209,6 +209,18 @@ snapshot() { { wgctl peer list; ls "$STATE/keys/identity"; } | sort; }
 	EXPECT="peer laptop: exists already" check laptop --network "$NET" --address 10.77.67.9 --endpoint "$VIA"
 	EXPECT="peer cee: the identity is in use by an endpoint" check cee --network "$LNET" --address 10.77.68.9 --endpoint "$VIA"
 	EXPECT="Usage: wgctl peer add" check p1 --address 10.77.67.9
+	# A name that is no key reference is named as such, quoted, in peer config and peer rm too.
+	for cmd in config rm; do
+		run wgctl peer "$cmd" $'Bad\xc4'
+		[ "$status" -ne 0 ]
+		[[ $output == *"peer $cmd: \"Bad\\xc4\" is not a key reference"* ]] || {
+			echo "peer $cmd: $output" >&2
+			return 1
+		}
+	done
+	assert_eq "$(snapshot)" "$before" "after peer config and peer rm of a bad name"
+	run wgctl peer rm p1
+	[[ $output == *"no outside peer p1 (wgctl peer list)"* ]]
 	# A configuration is secret: not to a terminal.
 	run script -qec "$WGCTL -s $TMP/wgctl.sock peer config laptop2" /dev/null
 	[[ $output == *"refusing to print a configuration with secret keys to a terminal"* ]]
