@@ -207,7 +207,7 @@ fuzz-smoke: fuzz-build
 
 style:
 	$(Q)clang-format --dry-run --Werror $(wildcard driver/*.[ch] keystore/*.[ch] kmod/*.[ch] wgctl/*.c \
-		test/unit/*.[ch])
+		test/unit/*.[ch] test/fuzz/*.[ch])
 
 clean:
 	rm -rf build

@@ -58,9 +58,8 @@ static void check_targets(const json_t *c, const char *netname)
 			FUZZ_CHECKF(strcmp(t[i].name, t[j].name), "target %s twice", t[i].name);
 		target_fill(&t[i], c, netname);
 		FUZZ_CHECKF(memchr(t[i].key, '\0', sizeof(t[i].key)), "target %s: key", t[i].name);
-		FUZZ_CHECKF(!t[i].eid[0] || engine_id(t[i].eid) ||
-				    fuzz_ignored("target-endpoint-not-an-id"),
-			    "target %s: endpoint \"%s\"", t[i].name, t[i].eid);
+		FUZZ_CHECKF(!t[i].eid[0] || engine_id(t[i].eid), "target %s: endpoint \"%s\"",
+			    t[i].name, t[i].eid);
 	}
 }
 

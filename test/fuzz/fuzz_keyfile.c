@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * The key-file text parser of keystore.c (keystore_key_parse: base64 of 32 bytes, then only whitespace),
- * on files up to the KEY_FILE_MAX bytes the loader reads. Beyond crashes: a key accepted is the
- * one its text encodes (base64 of it is the text, and only whitespace follows), and a text
- * refused leaves the key untouched or wiped, never half-written.
+ * The key-file text parser of keystore.c (keystore_key_parse: base64 of 32 bytes, then only
+ * whitespace), on files up to the KEY_FILE_MAX bytes the loader reads. Beyond crashes: a key
+ * accepted is the one its text encodes (base64 of it is the text, and only whitespace follows), and
+ * a text refused leaves the key untouched or wiped, never half-written.
  */
 #include "keystore/keystore.c"
 

@@ -29,30 +29,6 @@
 		}                                                                            \
 	} while (0)
 
-/* true when the environment's FUZZ_IGNORE (names separated by commas) names the known finding
- * NAME (README.md): the harness then steers clear of it, so that a long run looks for others. */
-static inline bool fuzz_ignored(const char *name)
-{
-	/* Looked up once per name (a string literal): libFuzzer traces every strstr. */
-	static struct {
-		const char *name;
-		bool ignored;
-	} seen[16];
-	static size_t n_seen;
-	const char *list = getenv("FUZZ_IGNORE"), *p;
-	size_t len = strlen(name);
-	bool ignored = false;
-
-	for (size_t i = 0; i < n_seen; i++)
-		if (seen[i].name == name)
-			return seen[i].ignored;
-	for (p = list; p && !ignored && (p = strstr(p, name)); p += len)
-		ignored = (p == list || p[-1] == ',') && (!p[len] || p[len] == ',');
-	if (n_seen < sizeof(seen) / sizeof(seen[0]))
-		seen[n_seen].name = name, seen[n_seen++].ignored = ignored;
-	return ignored;
-}
-
 /* NULL when the LEN bytes at S are valid UTF-8 without a control character (C0, DEL, C1; with
  * LINES, '\n' ends lines and is allowed), else the first byte that is not. */
 static inline const char *fuzz_text_bad(const char *s, size_t len, bool lines)

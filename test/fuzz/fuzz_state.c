@@ -132,14 +132,11 @@ static void name_file(struct file *f, const char *default_id)
 	json_decref(root);
 }
 
-/* Integer KEY of OBJ as the file says it, or ABSENT when it has none. With
- * FUZZ_IGNORE=integer-cut-to-int, as the loader reads it (README.md, Known findings). */
+/* Integer KEY of OBJ as the file says it, or ABSENT when it has none. */
 static json_int_t file_int(const json_t *obj, const char *key, json_int_t absent)
 {
 	const json_t *v = json_object_get(obj, key);
 
-	if (v && fuzz_ignored("integer-cut-to-int"))
-		return (int)json_integer_value(v);
 	return v ? json_integer_value(v) : absent;
 }
 

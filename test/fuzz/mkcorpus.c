@@ -4,7 +4,8 @@
  * in namespaces of its own making):
  *   mkcorpus genl CORPUS      GET_DEVICE dumps built with the helpers of test_genl_wg.c
  *   mkcorpus netlink CORPUS   the kernel's replies: link dumps around a TUN that tun_create made
- *                             (detached, attached, renamed), errors, the nlctrl family
+ *                             (detached, attached, renamed), errors, the nlctrl family; and
+ *                             link dumps with wireguard links, built (this kernel has none)
  *   mkcorpus uapi SOCKET REQUEST OUT   wireguard-go's answer to the UAPI request REQUEST
  */
 #include "unit.h"
@@ -48,7 +49,7 @@ static void write_seed(const char *const *harnesses, const char *name, const voi
 
 static const char *const for_genl[] = { "fuzz_genl_wg", "fuzz_nlsock", NULL };
 static const char *const for_nlsock[] = { "fuzz_nlsock", NULL };
-static const char *const for_links[] = { "fuzz_rtnl_link", "fuzz_nlsock", NULL };
+static const char *const for_links[] = { "fuzz_rtnl_link", "fuzz_wg_links", "fuzz_nlsock", NULL };
 
 /* The dump of build_sample_dump without its stale first message (a harness answers the seq of
  * the first message), closed by NLMSG_DONE. */
@@ -184,6 +185,63 @@ static struct nlmsghdr *family_message(uint8_t *buf, const char *name)
 	return nlh;
 }
 
+/* Appends to D an RTM_NEWLINK message of a dump: link NAME of kind KIND (none when NULL). */
+static void dump_link(struct dump *d, int ifindex, const char *name, const char *kind)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(d->buf + d->len);
+	struct ifinfomsg *ifi;
+	struct nlattr *linkinfo;
+
+	nlh->nlmsg_type = RTM_NEWLINK;
+	nlh->nlmsg_flags = NLM_F_MULTI;
+	nlh->nlmsg_seq = SEQ;
+	nlh->nlmsg_pid = PORTID;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+	mnl_attr_put_u32(nlh, IFLA_MTU, 1420);
+	if (kind) {
+		linkinfo = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+		mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
+		mnl_attr_nest_end(nlh, linkinfo);
+	}
+	dump_end(d, nlh);
+}
+
+/* Link dumps as the kernel backend reads a sandbox's, built, as this host's kernel has no
+ * wireguard kind to capture: lo, two wireguard links (wg0 and one not yet renamed) and a veth;
+ * then what the backend must not take whole: a wireguard link whose name does not fit IFNAMSIZ
+ * (which no kernel sends), and more wireguard links than SANDBOX_LINKS_MAX (64). */
+static void wg_links_seeds(void)
+{
+	static const char *const harnesses[] = { "fuzz_wg_links", "fuzz_nlsock", NULL };
+	static struct dump d;
+	char name[IFNAMSIZ];
+
+	d.len = 0;
+	dump_link(&d, 1, "lo", NULL);
+	dump_link(&d, 5, "wg0", "wireguard");
+	dump_link(&d, 6, "wg-0123456789ab", "wireguard");
+	dump_link(&d, 7, "eth0", "veth");
+	dump_done(&d, 0, 0);
+	write_seed(harnesses, "link-dump-wireguard", d.buf, d.len);
+
+	d.len = 0;
+	dump_link(&d, 5, "wg0", "wireguard");
+	dump_link(&d, 6, "wg-0123456789abcdef", "wireguard");
+	dump_done(&d, 0, 0);
+	write_seed(harnesses, "link-dump-wireguard-name-too-long", d.buf, d.len);
+
+	d.len = 0;
+	for (int i = 0; i < 70; i++) {
+		snprintf(name, sizeof(name), "wg%d", i);
+		dump_link(&d, 10 + i, name, "wireguard");
+	}
+	dump_done(&d, 0, 0);
+	write_seed(harnesses, "link-dump-wireguard-70", d.buf, d.len);
+}
+
 static void netlink_seeds(void)
 {
 	uint8_t buf[256];
@@ -216,6 +274,7 @@ static void netlink_seeds(void)
 	capture(NETLINK_ROUTE, nlh, for_nlsock, "link-create-wireguard");
 	capture(NETLINK_GENERIC, family_message(buf, "nlctrl"), for_nlsock, "family-nlctrl");
 	capture(NETLINK_GENERIC, family_message(buf, WG_GENL_NAME), for_nlsock, "family-wireguard");
+	wg_links_seeds();
 }
 
 static void uapi_seed(const char *path, const char *request, const char *out)
