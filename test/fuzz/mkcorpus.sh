@@ -6,7 +6,7 @@
 # go away with it, so the host's links and /run are never touched:
 #   fuzz_genl_wg     GET_DEVICE dumps built with the helpers of test/unit/test_genl_wg.c
 #   fuzz_rtnl_link   the kernel's link dumps around a TUN that tun_create made
-#   fuzz_wg_links    the same, and a dump with wireguard links (built: this kernel has none)
+#   fuzz_wg_links    the same, and dumps with wireguard links (built: this kernel has none)
 #   fuzz_nlsock      both, and the kernel's errors and nlctrl family
 #   fuzz_uapi        wireguard-go's answers: two devices with a handshake between them over
 #                    127.0.0.1, a peer on [::1] and one with a zone; an empty device; set answers
