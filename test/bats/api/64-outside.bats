@@ -56,7 +56,7 @@ up() {
 conf_field() { sed -n "s/^$2 = //p" "$1"; }
 
 # lap_ping NS ADDR / lap_no_ping NS ADDR
-lap_ping() { ip netns exec "$1" busybox ping -c 2 -W 3 "$2" >/dev/null; }
+lap_ping() { ns_pings "$1" "$2" >/dev/null; }
 lap_no_ping() { ! ip netns exec "$1" busybox ping -c 2 -W 1 "$2" >/dev/null 2>&1; }
 
 # unchanged: what peer list and the state say now equals what $TMP/before holds.

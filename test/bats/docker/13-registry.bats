@@ -156,7 +156,7 @@ teardown() { fault_teardown; }
 }
 
 @test "docker plugin upgrade to a new build: network, keys and running containers kept" {
-	local t0 old_id old_layer version_b gap1 gap2 eid
+	local t0 old_id old_layer version_b back gap1 gap2 eid
 	plugin_refresh
 	old_id=$WGT_PLUGIN_ID
 	version_b=$VERSION_A-upgrade-test
@@ -196,7 +196,8 @@ teardown() { fault_teardown; }
 		-f '{{range .Settings.Mounts}}{{.Name}}.source={{.Source}} {{end}}' "$PLUGIN")
 	mount_sources Config | grep -qx state=/var/lib/srv
 	docker plugin enable "$PLUGIN" >/dev/null
-	report "upgrade: disable -f, upgrade, set, enable took $(ms_since "$t0") ms"
+	back=$(ms_since "$t0")
+	report "upgrade: disable -f, upgrade, set, enable took $back ms"
 
 	plugin_refresh
 	plugin_log_has "wireguard-driver $version_b"
@@ -208,7 +209,9 @@ teardown() { fault_teardown; }
 	gap1=$(ping_gap rg-web)
 	gap2=$(ping_gap rg-db)
 	report "upgrade: longest gap without a reply: web->db $gap1 ms, db->web $gap2 ms"
-	((gap1 >= 0 && gap1 < 5000 && gap2 >= 0 && gap2 < 5000))
+	# Traffic stops at the disable; the engine's upgrade takes what it takes on a loaded
+	# machine. Within 5 s of the enable it is back.
+	((gap1 >= 0 && gap1 < back + 5000 && gap2 >= 0 && gap2 < back + 5000))
 	[ "$(docker network inspect -f '{{.Driver}}' rg)" = "$PLUGIN" ]
 	[ "$(pubkeys rg rg-db rg-web)" = "$(cat "$WGT_DIR/keys")" ]
 	[ "$(ctr_links rg-db)" = "lo wg0" ]

@@ -92,13 +92,18 @@ ctr_ip6() { ctr_net_field "$1" "$2" GlobalIPv6Address; }
 ctr_eid() { ctr_net_field "$1" "$2" EndpointID; }
 net_id() { docker network inspect -f '{{.Id}}' "$1"; }
 
-# ctr_ping FROM ADDR [ping args...]: one echo reply within 5 s (the first one waits for a handshake).
+# ctr_ping FROM ADDR [ping args...]: an echo reply within 5 s (the first one waits for a
+# handshake), three tries: a first handshake that meets a peer still learning of FROM (the
+# others learn a new endpoint in the background) is retried by WireGuard 5 s later.
 ctr_ping()
 {
-	local from=$1 addr=$2
+	local from=$1 addr=$2 i
 	shift 2
-	docker exec "$from" ping -c 1 -W 5 "$@" "$addr" >/dev/null ||
-		{ echo "ping $from -> $addr failed" >&2; return 1; }
+	for i in 1 2 3; do
+		docker exec "$from" ping -c 1 -W 5 "$@" "$addr" >/dev/null && return 0
+	done
+	echo "ping $from -> $addr failed" >&2
+	return 1
 }
 
 # ctr_links NAME: interface names inside the container, space separated.

@@ -60,7 +60,7 @@ up() {
 	for ((a = 1; a <= N; a++)); do
 		for ((b = 1; b <= N; b++)); do
 			((a == b)) && continue
-			n "p$a" busybox ping -c 1 -W 3 "10.77.27.$((b + 1))" >/dev/null ||
+			pings "p$a" "10.77.27.$((b + 1))" >/dev/null ||
 				{ echo "p$a -> p$b failed" >&2; fails=$((fails + 1)); }
 		done
 	done
