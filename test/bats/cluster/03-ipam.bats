@@ -28,7 +28,7 @@ teardown() { cluster_teardown; }
 	[ "$(grep -c . <<<"$addrs")" -eq 30 ]
 	[ "$(sort -u <<<"$addrs" | wc -l)" -eq 30 ]
 	[ "$(store_keys ipam/10.50.0.0_16/ | wc -l)" -eq 30 ]
-	wait_until 10 ping_on 1 p1-1 "$(ip_on 3 p3-10 prod)"
+	wait_until 10 ping_once_on 1 p1-1 "$(ip_on 3 p3-10 prod)"
 	ping_on 3 p3-10 "$(ip_on 2 p2-5 prod)"
 }
 

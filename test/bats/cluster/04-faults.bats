@@ -13,7 +13,7 @@ setup_file()
 	ctr_on 1 aa prod
 	ctr_on 2 bb prod
 	ctr_on 3 cc prod
-	wait_until 10 ping_on 1 aa "$(ip_on 2 bb prod)"
+	wait_until 10 ping_once_on 1 aa "$(ip_on 2 bb prod)"
 }
 
 teardown_file() { cluster_teardown_file; }
@@ -63,13 +63,13 @@ peers_on()
 	t0=$EPOCHREALTIME
 	kill -KILL "$pid"
 	wait_until 20 eval 'on 1 plugin_host_pid "$PLUGIN" | grep -qv "^$pid$"'
-	wait_until 15 ping_on 2 bb "$(ip_on 1 aa prod)"
+	wait_until 15 ping_once_on 2 bb "$(ip_on 1 aa prod)"
 	report "plugin kill -9 on host 1: b reaches a again $(ms_since "$t0") ms after"
 	[ "$(wgctl_on 1 list | awk '/^identity/ { print $3 }' | sort)" = "$key" ]
 	ctr_on 1 a2 prod
 	[ "$(store_keys ipam/10.50.0.0_16/ | wc -l)" -eq 3 ]
 	[ "$(store_keys ipam/10.50.0.0_16/ | sort -u | wc -l)" -eq 3 ]
-	wait_until 10 ping_on 2 bb "$(ip_on 1 a2 prod)"
+	wait_until 10 ping_once_on 2 bb "$(ip_on 1 a2 prod)"
 }
 
 @test "host 3 crashes: its peers leave the others within the lease time; its addresses stay" {
@@ -99,7 +99,7 @@ peers_on()
 	t0=$EPOCHREALTIME
 	heal_store 2
 	wait_until 30 eval '[ "$(peers_on 1 aa)" -eq 2 ]'
-	wait_until 10 ping_on 1 aa "$(ip_on 2 bb prod)"
+	wait_until 10 ping_once_on 1 aa "$(ip_on 2 bb prod)"
 	n=$(ms_since "$t0")
 	report "partition healed: host 1 reaches b again $n ms after"
 	[ "$(store_keys ipam/10.50.0.0_16/ | sort -u | wc -l)" -eq "$(store_keys ipam/10.50.0.0_16/ | wc -l)" ]
@@ -114,14 +114,14 @@ peers_on()
 	rev=$(etcdctl_c "$CLUSTER_DIR" endpoint status -w json | jq -r '.[0].Status.header.revision')
 	etcdctl_c "$CLUSTER_DIR" compact "$rev" >/dev/null
 	heal_store 1
-	wait_until 20 ping_on 1 aa "$(ip_on 2 b5 prod)"
+	wait_until 20 ping_once_on 1 aa "$(ip_on 2 b5 prod)"
 	grep -q 'records read at revision' "$CLUSTER_DIR/h1/dockerd.log"
 }
 
 @test "an etcd member lost, quorum kept: containers still start and reach across" {
 	cluster_etcd_stop "$CLUSTER_DIR" 1
 	ctr_on 2 b6 prod
-	wait_until 15 ping_on 1 aa "$(ip_on 2 b6 prod)"
+	wait_until 15 ping_once_on 1 aa "$(ip_on 2 b6 prod)"
 	cluster_etcd_start_member "$CLUSTER_DIR" 1
 }
 

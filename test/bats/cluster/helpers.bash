@@ -129,8 +129,19 @@ ip6_on()
 	on "$1" docker inspect -f "{{(index .NetworkSettings.Networks \"$3\").GlobalIPv6Address}}" "$2"
 }
 
-# ping_on I CTR ADDR: one reply within 5 s.
-ping_on() { on "$1" docker exec "$2" ping -c 1 -W 5 "$3" >/dev/null; }
+# ping_once_on I CTR ADDR: one reply within 5 s (for the checks that nothing answers, and for
+# wait_until, which tries again itself).
+ping_once_on() { on "$1" docker exec "$2" ping -c 1 -W 5 "$3" >/dev/null; }
+
+# ping_on I CTR ADDR: a reply within 5 s, three tries: the other hosts learn a new endpoint in
+# the background, from the store, and a first handshake that meets a peer not knowing its
+# sender yet is retried by WireGuard 5 s later.
+ping_on()
+{
+	local i
+	for i in 1 2 3; do ping_once_on "$@" && return 0; done
+	return 1
+}
 
 # links_on I CTR: the container's interfaces.
 links_on()
