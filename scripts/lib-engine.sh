@@ -4,7 +4,11 @@
 # Source it; it only defines functions. The engine gets its own data-root, exec-root, pidfile,
 # socket and containerd under one directory, so it never touches an engine the user runs.
 #   engine_start DIR     start dockerd under DIR, export DOCKER_HOST, wait until it answers
-#   engine_stop DIR      stop that dockerd (and its containerd) by PID, unmount and remove DIR
+#   engine_stop DIR      stop that dockerd (and its containerd) by PID, end the containers it
+#                        could not stop, unmount and remove DIR
+#   engine_diagnose DIR [KEEP]  for an engine that stopped answering: its goroutines (copied to
+#                        KEEP), and the known engine deadlock when they show it
+#   engine_deadlock FILE whether a goroutine dump FILE shows libnetwork's lock-order deadlock
 #   engine_import_busybox TAG   docker import a busybox-static rootfs as TAG
 #   plugin_host_pid NAME        PID (host view) of an enabled managed plugin's process
 #   engine_restart DIR [SIGNAL] stop dockerd with SIGNAL (TERM: a clean stop, KILL: a crash; its
@@ -84,11 +88,93 @@ engine_stop()
 		kill -TERM "$ctrd"
 		engine_wait_exit "$ctrd" 10 || kill -KILL "$ctrd"
 	fi
+	engine_end_shims "$dir"
 	# Deepest first: overlay, shm and netns mounts the engine left under its directories.
 	for m in $(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
 		umount -l "$m" 2>/dev/null
 	done
 	rm -rf "$dir"
+}
+
+# engine_shims DIR: the PIDs of the containerd shims of DIR's engine (their -address is its
+# containerd's socket), none of another engine's.
+engine_shims()
+{
+	local sock=$1/exec/containerd/containerd.sock f pid
+
+	for f in /proc/[0-9]*/cmdline; do
+		pid=${f#/proc/} pid=${pid%/cmdline}
+		[[ $(readlink "/proc/$pid/exe" 2>/dev/null) == */containerd-shim* ]] || continue
+		tr '\0' '\n' <"$f" 2>/dev/null | grep -qxF -- "$sock" && echo "$pid"
+	done
+	return 0
+}
+
+# engine_end_shims DIR: a dockerd that could not stop its containers (killed, or deadlocked and
+# then stopped) leaves their shims running after its containerd: ends each container's init (the
+# kernel ends the rest of its PID namespace), then the shims.
+engine_end_shims()
+{
+	local shims inits pid
+
+	shims=$(engine_shims "$1")
+	[ -n "$shims" ] || return 0
+	inits=$(for pid in $shims; do pgrep -P "$pid"; done)
+	# shellcheck disable=SC2086
+	[ -z "$inits" ] || kill -KILL $inits 2>/dev/null
+	# shellcheck disable=SC2086
+	kill -TERM $shims 2>/dev/null
+	for pid in $shims; do
+		engine_wait_exit "$pid" 5 || kill -KILL "$pid" 2>/dev/null
+	done
+	return 0
+}
+
+# engine_deadlock FILE: 0 when the goroutine dump FILE shows the lock-order deadlock of Docker
+# 20.10's libnetwork (moby/moby#46661): processEndpointDelete holds the controller's lock and
+# waits for a network's, getSvcRecords holds that network's and waits for the controller's. Every
+# later container exit and `docker rm` then waits for ever; only a restart of the engine ends it.
+# Fixed in Docker 20.10.27 and 23.0, not in Debian 12's docker.io (20.10.24).
+engine_deadlock()
+{
+	awk 'BEGIN { RS = "" }
+	     /\[semacquire/ && /processEndpointDelete/ { del = 1 }
+	     /\[semacquire/ && /getSvcRecords/ { svc = 1 }
+	     END { exit !(del && svc) }' "$1"
+}
+
+# engine_diagnose DIR [KEEP]: for an engine that stopped answering. Has its dockerd write its
+# goroutines (SIGUSR1; it logs where), copies them to KEEP when given (DIR may be removed soon),
+# and prints one line: where they are, and the known deadlock when they show it.
+engine_diagnose()
+{
+	local dir=$1 keep=${2:-} pid before file i
+
+	pid=$(cat "$dir/dockerd.started" 2>/dev/null || true)
+	if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+		echo "engine $dir: dockerd is not running"
+		return 0
+	fi
+	before=$(grep -c 'goroutine stacks written to' "$dir/dockerd.log" || true)
+	kill -USR1 "$pid"
+	for ((i = 0; i < 50; i++)); do
+		[ "$(grep -c 'goroutine stacks written to' "$dir/dockerd.log")" -gt "$before" ] && break
+		sleep 0.2
+	done
+	file=$(sed -n 's/.*goroutine stacks written to \([^" ]*\).*/\1/p' "$dir/dockerd.log" | tail -n 1)
+	if [ "$i" -eq 50 ] || [ ! -s "$file" ]; then
+		echo "engine $dir: dockerd ($pid) wrote no goroutine dump in 10 s"
+		return 0
+	fi
+	if [ -n "$keep" ] && cp "$file" "$keep"; then
+		file=$keep
+	fi
+	if engine_deadlock "$file"; then
+		echo "engine $dir is deadlocked in libnetwork (moby/moby#46661, Docker 20.10): every" \
+			"container exit and docker rm now waits for ever; restart the engine. Goroutines: $file"
+	else
+		echo "engine $dir: no known deadlock in its goroutines ($file)"
+	fi
 }
 
 engine_restart()
