@@ -25,12 +25,14 @@
 #   SC_BACKEND_KB   the RSS of every wireguard-go the daemon started, added up, KiB
 #   SC_START_MS     all starts, SC_RM_MS removing them all (20 `docker rm -f` at a time)
 #   SC_LEFT         links, wireguard-go processes and endpoint files left after the removal
+#   SC_STUCK        1 when a `docker rm -f` took longer than SC_RM_TIMEOUT_S (300) seconds: the
+#                   engine is stuck (bench/run then asks it why, and sends it no more calls)
 
 SC_PREFIX=wgscale-$$ SC_BR_PREFIX=wgscale-br-$$
 SC_LAT=() SC_BR_LAT=() SC_REACH=() SC_PLUGIN=()
 SC_METRICS=${SC_METRICS:-} SC_ENGINE_LOG=${SC_ENGINE_LOG:-} SC_SCRAPE=''
-SC_DAEMON_KB=- SC_BACKEND_KB=- SC_START_MS=- SC_RM_MS=- SC_LEFT=- SC_N=0
-SC_IDLE_S=${SC_IDLE_S:-20} SC_IDLE=''
+SC_DAEMON_KB=- SC_BACKEND_KB=- SC_START_MS=- SC_RM_MS=- SC_LEFT=- SC_N=0 SC_STUCK=0
+SC_IDLE_S=${SC_IDLE_S:-20} SC_IDLE='' SC_RM_TIMEOUT_S=${SC_RM_TIMEOUT_S:-300}
 
 # status_kb PID FIELD: FIELD of /proc/PID/status in KiB (0 when PID is gone).
 status_kb() { awk -v f="$2:" '$1 == f { print $2; n = 1 } END { if (!n) print 0 }' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -169,6 +171,18 @@ scale_start()
 	fi
 }
 
+# scale_rm PREFIX: removes the containers named PREFIX-*, 20 `docker rm -f` of 10 at a time, each
+# given SC_RM_TIMEOUT_S: Docker 20.10 can deadlock when many containers leave at once (README,
+# Troubleshooting), and the run then says so instead of waiting for ever. 1 (and SC_STUCK=1) when
+# one timed out.
+scale_rm()
+{
+	docker ps -aq --filter "name=^$1-" |
+		xargs -r -n 10 -P 20 timeout "$SC_RM_TIMEOUT_S" docker rm -f >/dev/null && return 0
+	SC_STUCK=1 SC_RM_MS=- SC_LEFT="not measured: a docker rm -f did not return within $SC_RM_TIMEOUT_S s"
+	return 1
+}
+
 scale_remove()
 {
 	local net=$1 daemon=$2 t0 links=0 procs eps i eid
@@ -177,9 +191,9 @@ scale_remove()
 	# The links of our endpoints by name (wg-<12 hex of the endpoint>), not other engines' links.
 	mapfile -t names < <(docker ps -aq --filter "name=^$SC_PREFIX-" |
 		xargs -r docker inspect -f "{{(index .NetworkSettings.Networks \"$net\").EndpointID}}")
-	docker ps -aq --filter "name=^$SC_BR_PREFIX-" | xargs -r -n 10 -P 20 docker rm -f >/dev/null
+	scale_rm "$SC_BR_PREFIX" || return 0
 	t0=${EPOCHREALTIME/[.,]/}
-	docker ps -aq --filter "name=^$SC_PREFIX-" | xargs -r -n 10 -P 20 docker rm -f >/dev/null
+	scale_rm "$SC_PREFIX" || return 0
 	SC_RM_MS=$(((${EPOCHREALTIME/[.,]/} - t0) / 1000))
 	# wireguard-go exits a moment after its link goes: count what is still there after 10 s.
 	for ((i = 0; i < 50; i++)); do
@@ -265,6 +279,11 @@ scale_report()
 		printf '               one GET /metrics with %d endpoints: %s ms, %s KiB, %s series; daemon RSS %d -> %d MiB, peak %d MiB\n' \
 			"$SC_N" "${sc[0]}" $((sc[1] / 1024)) "${sc[2]}" $((sc[3] / 1024)) $((sc[4] / 1024)) \
 			$((sc[5] / 1024))
+	fi
+	if [ "$SC_STUCK" = 1 ]; then
+		printf '               start all %.1f s, remove all: %s\n' \
+			"$(awk -v m="$SC_START_MS" 'BEGIN { print m / 1000 }')" "$SC_LEFT"
+		return 0
 	fi
 	printf '               start all %.1f s, remove all %.1f s (ratio %s, target < 1); left: %s\n' \
 		"$(awk -v m="$SC_START_MS" 'BEGIN { print m / 1000 }')" \
