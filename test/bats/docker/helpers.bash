@@ -36,9 +36,10 @@ docker_setup_file()
 docker_teardown_file()
 {
 	[ -n "${WGT_DIR:-}" ] || return 0
+	# Bounded: an engine a test left stuck is stopped all the same.
 	if [ -S "$WGT_ENGINE/docker.sock" ]; then
-		docker plugin disable -f "$PLUGIN" >/dev/null 2>&1
-		docker plugin rm -f "$PLUGIN" >/dev/null 2>&1
+		timeout 60 docker plugin disable -f "$PLUGIN" >/dev/null 2>&1
+		timeout 60 docker plugin rm -f "$PLUGIN" >/dev/null 2>&1
 	fi
 	engine_stop "$WGT_ENGINE"
 	rm -rf "$WGT_DIR"
@@ -52,8 +53,8 @@ docker_teardown()
 		echo "# plugin log (last 30 lines):"
 		grep "plugin=$WGT_PLUGIN_ID" "$WGT_ENGINE/dockerd.log" | tail -n 30 | sed 's/^/#   /'
 	fi
-	docker ps -aq | xargs -r docker rm -f >/dev/null
-	docker network ls -q --filter "driver=$PLUGIN" | xargs -r docker network rm >/dev/null
+	docker ps -aq | xargs -r timeout 120 docker rm -f >/dev/null
+	docker network ls -q --filter "driver=$PLUGIN" | xargs -r timeout 60 docker network rm >/dev/null
 }
 
 # wgnet NAME [docker network create args...]

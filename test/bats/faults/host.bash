@@ -25,10 +25,11 @@ host_setup_file()
 host_teardown_file()
 {
 	[ -n "${WGT_HOST:-}" ] || return 0
+	# Bounded, as docker_teardown_file: a stuck engine is stopped all the same.
 	if [ -S "$WGT_HOST/docker.sock" ]; then
-		docker ps -aq | xargs -r docker rm -f >/dev/null 2>&1
-		docker plugin disable -f "$PLUGIN" >/dev/null 2>&1
-		docker plugin rm -f "$PLUGIN" >/dev/null 2>&1
+		docker ps -aq | xargs -r timeout 120 docker rm -f >/dev/null 2>&1
+		timeout 60 docker plugin disable -f "$PLUGIN" >/dev/null 2>&1
+		timeout 60 docker plugin rm -f "$PLUGIN" >/dev/null 2>&1
 	fi
 	host_stop "$WGT_HOST"
 }
