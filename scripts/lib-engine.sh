@@ -134,12 +134,13 @@ engine_end_shims()
 # 20.10's libnetwork (moby/moby#46661): processEndpointDelete holds the controller's lock and
 # waits for a network's, getSvcRecords holds that network's and waits for the controller's. Every
 # later container exit and `docker rm` then waits for ever; only a restart of the engine ends it.
-# Fixed in Docker 20.10.27 and 23.0, not in Debian 12's docker.io (20.10.24).
+# Fixed in Docker 20.10.27 and 23.0, not in Debian 12's docker.io (20.10.24). Both must have
+# waited for a lock for minutes (Go prints how long), which a busy engine's never do.
 engine_deadlock()
 {
 	awk 'BEGIN { RS = "" }
-	     /\[semacquire/ && /processEndpointDelete/ { del = 1 }
-	     /\[semacquire/ && /getSvcRecords/ { svc = 1 }
+	     /\[semacquire, [0-9]+ minutes\]/ && /processEndpointDelete/ { del = 1 }
+	     /\[semacquire, [0-9]+ minutes\]/ && /getSvcRecords/ { svc = 1 }
 	     END { exit !(del && svc) }' "$1"
 }
 

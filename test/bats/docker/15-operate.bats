@@ -141,5 +141,9 @@ EOF
 	awk 'BEGIN { RS = ""; ORS = "\n\n" } !/^goroutine 71 /' \
 		"$REPO/test/bats/docker/fixtures/libnetwork-deadlock.goroutines" >"$WGT_DIR/no-cycle"
 	! engine_deadlock "$WGT_DIR/no-cycle" || false
+	# Nor when the same goroutines wait for less than a minute (a busy engine).
+	sed 's/, 5 minutes\]/]/' "$REPO/test/bats/docker/fixtures/libnetwork-deadlock.goroutines" \
+		>"$WGT_DIR/short-waits"
+	! engine_deadlock "$WGT_DIR/short-waits" || false
 	! engine_deadlock "$(sed -n 's/.*(\(.*\))$/\1/p' <<<"$out")" || false
 }
