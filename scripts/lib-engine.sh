@@ -89,6 +89,11 @@ engine_stop()
 		engine_wait_exit "$ctrd" 10 || kill -KILL "$ctrd"
 	fi
 	engine_end_shims "$dir"
+	# A plugin the engine could not disable (it was stuck or killed) keeps its socket directory
+	# in the host's /run/docker/plugins, named by the plugin's ID as in the engine's data-root.
+	for m in "$dir"/data/plugins/*; do
+		[[ ${m##*/} =~ ^[0-9a-f]{64}$ ]] && rm -rf "/run/docker/plugins/${m##*/}"
+	done
 	# Deepest first: overlay, shm and netns mounts the engine left under its directories.
 	for m in $(awk -v d="$dir/" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r); do
 		umount -l "$m" 2>/dev/null
