@@ -64,6 +64,15 @@ names() { for ((i = 1; i <= N; i++)); do echo "load-$i"; done; }
 	# No sandbox namespace is mounted any more (the engine removes the empty files later).
 	[ -z "$(awk -v d="$WGT_ENGINE/exec/netns/" 'index($2, d) == 1' /proc/self/mounts)" ]
 	[ -z "$(state_files keys/identity keys/link)" ]
-	docker network rm load >/dev/null
+	# Once in CI (2026-12-03) the engine refused here, "has active endpoints", though every
+	# DeleteEndpoint had been answered and no container was left: what the engine says of the
+	# network then, and its own warnings, for the next time.
+	if ! docker network rm load >/dev/null 2>"$WGT_DIR/netrm.err"; then
+		cat "$WGT_DIR/netrm.err" >&2
+		docker network inspect -f 'the engine: {{len .Containers}} container(s) on load' load >&2
+		grep -v 'plugin=' "$WGT_ENGINE/dockerd.log" | grep -E 'level=(warning|error)' |
+			grep -vE 'cleanup warnings|IPv4 forwarding' | tail -n 20 | cut -c1-300 >&2
+		return 1
+	fi
 	[ -z "$(state_files networks)" ]
 }
